@@ -1,0 +1,386 @@
+/*
+ * ringport: a completion-based (proactor) networking runtime.
+ *
+ * Model
+ *   Every operation (accept, connect, recv, send, shutdown, close, timeout, post) is submitted with a
+ *   caller-owned rp_op record. A submission that returns 0 completes exactly once, later, by calling
+ *   op->cb on a worker thread (or by being handed out by rp_loop_poll). A multishot operation delivers
+ *   zero or more completions flagged RP_OP_F_MORE and then exactly one final completion. A submission
+ *   that returns a negative RP_E* code changes nothing and never calls back.
+ *
+ * Ownership
+ *   From a successful submission until its final completion has been delivered, the op record, and every
+ *   buffer and buffer array it names, belong to ringport: do not modify, move or free them. Inside the
+ *   final callback (or once rp_loop_poll returned it) the op is the caller's again and may be reused or
+ *   freed.
+ *
+ * Threads
+ *   Every function may be called from any thread unless its comment says otherwise. Each socket belongs to
+ *   one worker; all callbacks of a socket run on that worker, one at a time. A call made from the
+ *   socket's own worker (that is, from one of its callbacks) takes no lock; a call from any other thread
+ *   is handed to the worker through a lock-free inbox.
+ *
+ * Errors
+ *   Functions return 0 (or a count) on success and a negative RP_E* code on failure; rp_strerror names
+ *   every code. Operation results use the same codes.
+ */
+#ifndef RINGPORT_H
+#define RINGPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* RP_API marks every exported function. Define RINGPORT_STATIC when linking the static library on
+ * Windows; the build defines RINGPORT_BUILDING while compiling ringport itself. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#  if defined(RINGPORT_STATIC)
+#    define RP_API
+#  elif defined(RINGPORT_BUILDING)
+#    define RP_API __declspec(dllexport)
+#  else
+#    define RP_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) || defined(__clang__)
+#  define RP_API __attribute__((visibility("default")))
+#else
+#  define RP_API
+#endif
+
+#define RINGPORT_VERSION_MAJOR 0
+#define RINGPORT_VERSION_MINOR 1
+#define RINGPORT_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------------------------------------------
+ * Error codes. Stable values, independent of errno or WSA codes.
+ * ------------------------------------------------------------------------------------------------- */
+enum {
+    RP_OK = 0,
+    RP_EINVAL = -1,         /* an argument is invalid */
+    RP_ENOMEM = -2,         /* out of memory */
+    RP_EBADF = -3,          /* the socket handle is not open (never opened, closed, or stale) */
+    RP_EBUSY = -4,          /* the op record is already pending, or the loop is in use */
+    RP_ENOENT = -5,         /* rp_cancel: the op is not pending */
+    RP_ECANCELED = -6,      /* the operation was cancelled (rp_cancel, rp_close or rp_loop_destroy) */
+    RP_ECONNREFUSED = -7,   /* the peer refused the connection */
+    RP_ECONNRESET = -8,     /* the peer reset the connection */
+    RP_ECONNABORTED = -9,   /* the connection was aborted locally */
+    RP_EPIPE = -10,         /* the stream was shut down for writing */
+    RP_ETIMEDOUT = -11,     /* the connection timed out */
+    RP_EADDRINUSE = -12,    /* the local address is in use */
+    RP_EADDRNOTAVAIL = -13, /* the address is not available on this host */
+    RP_ENETUNREACH = -14,   /* the network is unreachable */
+    RP_EHOSTUNREACH = -15,  /* the host is unreachable */
+    RP_EMFILE = -16,        /* the process is out of descriptors */
+    RP_ENFILE = -17,        /* the system is out of descriptors */
+    RP_ENOBUFS = -18,       /* the kernel is out of buffer space */
+    RP_EAFNOSUPPORT = -19,  /* the address family is not supported */
+    RP_EACCES = -20,        /* permission denied */
+    RP_ENOTSUP = -21,       /* the operation is not supported on this socket or backend */
+    RP_ENOSYS = -22,        /* the backend is not available on this system or build */
+    RP_ESHUTDOWN = -23,     /* the socket is closing: no new operations are accepted */
+    RP_ENOTCONN = -24,      /* the socket is not connected */
+    RP_EALREADY = -25,      /* already in progress (e.g. a second shutdown) */
+    RP_EPERM = -26,         /* operation not permitted (e.g. io_uring disabled by policy) */
+    RP_ENETDOWN = -27,      /* the network is down */
+    RP_EMSGSIZE = -28,      /* message too long */
+    RP_EIO = -29            /* any other system error */
+};
+
+/* Returns a static, human-readable name for an RP_E* code (never NULL; unknown codes give
+ * "unknown error"). Any thread. */
+RP_API const char *rp_strerror(int err);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Addresses
+ * ------------------------------------------------------------------------------------------------- */
+enum { RP_AF_INET = 4, RP_AF_INET6 = 6 };
+
+/* An IPv4 or IPv6 endpoint. Plain data; copy freely. */
+typedef struct rp_addr {
+    uint16_t family;   /* RP_AF_INET or RP_AF_INET6 */
+    uint16_t port;     /* host byte order */
+    uint32_t scope_id; /* IPv6 scope (interface index); 0 otherwise */
+    uint8_t ip[16];    /* network byte order; IPv4 uses the first 4 bytes */
+} rp_addr;
+
+/* Longest text rp_addr_format writes, with the terminating NUL ("[v6%scope]:port"). */
+#define RP_ADDR_STRLEN 64
+
+/* Parses a numeric IPv4 ("127.0.0.1") or IPv6 ("::1", "fe80::1%2") address and sets the port.
+ * No name resolution. Returns 0, or RP_EINVAL if out or host is NULL or host is not a numeric address. */
+RP_API int rp_addr_parse(rp_addr *out, const char *host, uint16_t port);
+
+/* Parses "host:port", "[v6]:port" or "v4:port". Returns 0 or RP_EINVAL. */
+RP_API int rp_addr_parse_endpoint(rp_addr *out, const char *endpoint);
+
+/* Writes "a.b.c.d:port" or "[v6]:port" with a terminating NUL into buf. Returns the length written (without
+ * the NUL), RP_EINVAL for a NULL or malformed address, or RP_ENOBUFS if size is too small (use
+ * RP_ADDR_STRLEN). */
+RP_API int rp_addr_format(const rp_addr *addr, char *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Loop
+ * ------------------------------------------------------------------------------------------------- */
+typedef struct rp_loop rp_loop;
+typedef struct rp_op rp_op;
+
+/* A socket handle: opaque, never 0 for an open socket. Handles carry a generation, so a handle kept
+ * after rp_close is detected (RP_EBADF) instead of reaching a reused socket. */
+typedef uint64_t rp_socket;
+#define RP_SOCKET_INVALID ((rp_socket)0)
+
+typedef enum rp_backend {
+    RP_BACKEND_AUTO = 0, /* io_uring, else epoll (Linux); kqueue (BSD, macOS); IOCP (Windows) */
+    RP_BACKEND_IO_URING = 1,
+    RP_BACKEND_EPOLL = 2,
+    RP_BACKEND_KQUEUE = 3,
+    RP_BACKEND_IOCP = 4
+} rp_backend;
+
+/* Use one worker per CPU (the default of rp_loop_options_init). */
+#define RP_WORKERS_PER_CPU (-1)
+
+typedef struct rp_loop_options {
+    rp_backend backend;    /* RP_BACKEND_AUTO by default; RINGPORT_BACKEND in the environment overrides
+                              AUTO (io_uring|epoll|kqueue|iocp) */
+    int workers;           /* number of worker threads; 0 = caller-driven (rp_loop_run / rp_loop_poll);
+                              RP_WORKERS_PER_CPU = one per online CPU. At most 256. */
+    unsigned queue_depth;  /* native queue size per worker (io_uring SQ entries, events per wait);
+                              0 = default (256). Rounded to a power of two, at most 32768. */
+    uint32_t reserved[13]; /* must be zero */
+} rp_loop_options;
+
+/* Fills opts with the defaults: AUTO backend, one worker per CPU, default queue depth. Any thread. */
+RP_API void rp_loop_options_init(rp_loop_options *opts);
+
+/* Creates a loop. opts may be NULL for the defaults. With workers > 0 the worker threads are running when
+ * this returns. Returns 0 and sets *out, or RP_EINVAL (NULL out, bad option, non-zero reserved field or
+ * unknown RINGPORT_BACKEND value), RP_ENOSYS (the requested backend is not built in or not supported by
+ * the kernel), RP_EPERM (io_uring requested explicitly but forbidden), RP_ENOMEM, RP_EMFILE, RP_EIO.
+ * With RP_BACKEND_AUTO an unusable io_uring falls back to the next backend; rp_loop_fallback_reason says
+ * why. Any thread. */
+RP_API int rp_loop_create(rp_loop **out, const rp_loop_options *opts);
+
+/* Destroys the loop: cancels every pending operation and delivers those completions (RP_ECANCELED), closes
+ * every socket, joins the workers and frees all memory. Must not be called from a callback or while
+ * another thread is inside rp_loop_run / rp_loop_poll. In caller-driven mode the callbacks of the
+ * cancelled operations run inside this call, on the calling thread. Returns 0, RP_EINVAL (NULL), or
+ * RP_EBUSY (called from a worker or callback; nothing is changed). */
+RP_API int rp_loop_destroy(rp_loop *loop);
+
+/* The backend the loop runs. Any thread. Returns RP_BACKEND_AUTO for NULL. */
+RP_API rp_backend rp_loop_backend(const rp_loop *loop);
+
+/* "io_uring", "epoll", "kqueue", "iocp", or "auto". Never NULL. */
+RP_API const char *rp_backend_name(rp_backend backend);
+
+/* Why AUTO did not pick its first choice ("io_uring_setup: Operation not permitted
+ * (kernel.io_uring_disabled)", ...), or NULL when it did not fall back. The string lives as long as the
+ * loop. Any thread. */
+RP_API const char *rp_loop_fallback_reason(const rp_loop *loop);
+
+/* Number of worker threads (0 for a caller-driven loop), or RP_EINVAL for NULL. */
+RP_API int rp_loop_workers(const rp_loop *loop);
+
+/* Index of the calling thread's worker in this loop (0 in a caller-driven loop while inside rp_loop_run or
+ * rp_loop_poll), or -1 when the calling thread is not one of its workers. */
+RP_API int rp_loop_current_worker(const rp_loop *loop);
+
+typedef enum rp_run_mode {
+    RP_RUN_DEFAULT = 0, /* run until rp_loop_stop */
+    RP_RUN_ONCE = 1,    /* wait until at least one completion is delivered, deliver all that are ready */
+    RP_RUN_NOWAIT = 2   /* deliver what is ready without waiting */
+} rp_run_mode;
+
+/* Caller-driven loops only (workers == 0): waits for completions and runs their callbacks on the calling
+ * thread. Returns the number of callbacks run, or RP_EINVAL (NULL loop, bad mode, or a loop with worker
+ * threads), or RP_EBUSY (another thread is inside rp_loop_run/rp_loop_poll, or called from a callback). */
+RP_API int rp_loop_run(rp_loop *loop, rp_run_mode mode);
+
+/* Caller-driven loops only: the game-loop style. Waits up to timeout_ms (0 = do not wait, < 0 = forever)
+ * for completions and stores up to max completed ops in out[], without calling their callbacks. An op
+ * appears at most once per call; a multishot op with RP_OP_F_MORE set comes back in a later call with
+ * its next result. Returns the number stored, or RP_EINVAL / RP_EBUSY as rp_loop_run. */
+RP_API int rp_loop_poll(rp_loop *loop, rp_op **out, int max, int timeout_ms);
+
+/* Makes a running rp_loop_run(RP_RUN_DEFAULT) return after the callback in progress; a stop requested
+ * while the loop is not running makes the next rp_loop_run(RP_RUN_DEFAULT) return at once. Any thread.
+ * Returns 0, or RP_EINVAL (NULL, or a loop with worker threads: those stop in rp_loop_destroy). */
+RP_API int rp_loop_stop(rp_loop *loop);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Operation records
+ * ------------------------------------------------------------------------------------------------- */
+typedef void (*rp_callback)(rp_op *op);
+
+/* Set in op->flags when more completions of a multishot operation follow. */
+#define RP_OP_F_MORE 0x1u
+
+typedef enum rp_op_kind {
+    RP_OP_NONE = 0,
+    RP_OP_ACCEPT,
+    RP_OP_CONNECT,
+    RP_OP_RECV,
+    RP_OP_SEND,
+    RP_OP_SHUTDOWN,
+    RP_OP_CLOSE,
+    RP_OP_TIMEOUT,
+    RP_OP_POST
+} rp_op_kind;
+
+/* A caller-owned operation record. Initialise it with rp_op_init (or zero it and set cb) before its first
+ * submission; it can be resubmitted after each final completion. Private fields are reserved so that
+ * later versions can grow without changing the size. */
+struct rp_op {
+    rp_callback cb;     /* called once per completion; may be NULL only in caller-driven loops that
+                           collect completions with rp_loop_poll */
+    void *user;         /* yours */
+    int64_t result;     /* set at completion: bytes (recv, send), 0 (accept, connect, shutdown, close,
+                           timeout, post), or a negative RP_E* code */
+    rp_socket socket;   /* set at completion: the new socket of accept and connect, otherwise the socket
+                           the op ran on */
+    uint32_t flags;     /* set at completion: RP_OP_F_MORE */
+    uint32_t kind;      /* rp_op_kind of the last submission; read-only */
+    uint64_t internal_[19];
+};
+
+/* Zeroes op and sets its callback and user pointer. Returns RP_EINVAL if op is NULL or pending. */
+RP_API int rp_op_init(rp_op *op, rp_callback cb, void *user);
+
+/* 1 if op has been submitted and its final completion has not been delivered yet, else 0. */
+RP_API int rp_op_pending(const rp_op *op);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Sockets (TCP)
+ * ------------------------------------------------------------------------------------------------- */
+/* Flags for rp_listen_options.flags */
+#define RP_LISTEN_NO_REUSEADDR 0x1u /* do not set SO_REUSEADDR (set by default) */
+#define RP_LISTEN_REUSEPORT 0x2u    /* set SO_REUSEPORT where it exists (RP_ENOTSUP elsewhere) */
+#define RP_LISTEN_V6ONLY 0x4u       /* IPv6 listener does not accept IPv4-mapped connections */
+#define RP_LISTEN_NO_NODELAY 0x8u   /* accepted sockets keep Nagle (TCP_NODELAY is set by default) */
+
+typedef struct rp_listen_options {
+    int backlog;            /* listen() backlog; 0 = default (511) */
+    uint32_t flags;         /* RP_LISTEN_* */
+    int worker;             /* worker that owns the listener; -1 = round-robin */
+    int accept_worker;      /* worker that owns accepted sockets; -1 = spread round-robin over all */
+    uint32_t reserved[12];  /* must be zero */
+} rp_listen_options;
+
+/* Fills opts with the defaults (backlog 511, SO_REUSEADDR, TCP_NODELAY, worker -1, accept_worker -1). */
+RP_API void rp_listen_options_init(rp_listen_options *opts);
+
+/* Creates a TCP socket bound to addr (port 0 picks a free port: see rp_socket_local_addr) and listening.
+ * Synchronous. opts may be NULL for the defaults. Returns 0 and sets *out, or RP_EINVAL (NULL loop/out/addr,
+ * bad family, bad option), RP_EADDRINUSE, RP_EADDRNOTAVAIL, RP_EACCES, RP_EAFNOSUPPORT, RP_EMFILE,
+ * RP_ENFILE, RP_ENOMEM, RP_ENOTSUP, RP_ESHUTDOWN (loop being destroyed), RP_EIO. */
+RP_API int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_listen_options *opts);
+
+/* Flags for rp_accept */
+#define RP_ACCEPT_MULTISHOT 0x1u /* keep accepting: one completion flagged RP_OP_F_MORE per connection, until
+                                    cancelled, closed, or a fatal error ends it with a final completion */
+
+/* Accepts one connection (or, with RP_ACCEPT_MULTISHOT, every connection until cancelled). On success the
+ * completion has result 0 and op->socket holds the new, connected socket, which the caller owns and must
+ * rp_close. Completions deliver one connection each; the next is not delivered before the callback of the
+ * previous has returned. Accepts complete in submission order. A shortage of descriptors (EMFILE, ENFILE)
+ * does not fail the accept: the listener backs off and retries. Returns 0, RP_EINVAL (NULL loop/op, unknown
+ * flags, not a listener, NULL cb in a threaded loop), RP_EBUSY (op pending), RP_EBADF, RP_ESHUTDOWN. */
+RP_API int rp_accept(rp_loop *loop, rp_op *op, rp_socket listener, uint32_t flags);
+
+#define RP_CONNECT_NO_NODELAY 0x1u /* keep Nagle on the connected socket */
+
+typedef struct rp_connect_options {
+    uint32_t flags;        /* RP_CONNECT_* */
+    int worker;            /* worker that owns the new socket; -1 = round-robin */
+    uint32_t reserved[14]; /* must be zero */
+} rp_connect_options;
+
+/* Fills opts with the defaults (TCP_NODELAY, worker -1). */
+RP_API void rp_connect_options_init(rp_connect_options *opts);
+
+/* Opens a TCP connection to addr (IPv4 or IPv6). opts may be NULL. On success the completion has result 0
+ * and op->socket is the connected socket, owned by the caller (rp_close it). On failure (RP_ECONNREFUSED,
+ * RP_ETIMEDOUT, RP_ENETUNREACH, RP_ECANCELED, ...) the library has already released the socket and
+ * op->socket is RP_SOCKET_INVALID. Cancel it with rp_cancel (e.g. from a timeout). Returns 0, RP_EINVAL,
+ * RP_EBUSY, RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_EAFNOSUPPORT, RP_ESHUTDOWN. */
+RP_API int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_options *opts);
+
+/* Receives up to len (> 0) bytes into buf. Completes with the byte count (> 0), 0 at the orderly end of the
+ * stream, or a negative RP_E* code. Receives on a socket complete in submission order. Returns 0,
+ * RP_EINVAL (NULL loop/op/buf, len 0, len > INT32_MAX, listener), RP_EBUSY, RP_EBADF, RP_ESHUTDOWN. */
+RP_API int rp_recv(rp_loop *loop, rp_op *op, rp_socket socket, void *buf, size_t len);
+
+/* One element of a gather list (same layout as struct iovec on POSIX). */
+typedef struct rp_buf {
+    void *base;
+    size_t len;
+} rp_buf;
+
+/* Sends len bytes from buf. Completes when every byte has been handed to the kernel (result = len) or on
+ * error (result < 0; bytes already handed over are reported by rp_op_sent). Sends on a socket are
+ * transmitted in submission order and never interleave. len may be 0 (completes with 0). Returns 0,
+ * RP_EINVAL, RP_EBUSY, RP_EBADF, RP_ESHUTDOWN (socket closing, or after rp_shutdown). */
+RP_API int rp_send(rp_loop *loop, rp_op *op, rp_socket socket, const void *buf, size_t len);
+
+/* As rp_send, gathering count buffers (at most 1024, total at most INT64_MAX). The array bufs must stay
+ * valid and unchanged until completion; it is not copied. */
+RP_API int rp_sendv(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, size_t count);
+
+/* Bytes of a send op that reached the kernel; after an error completion this is the count already sent.
+ * Returns 0 for NULL or for a non-send op. */
+RP_API int64_t rp_op_sent(const rp_op *op);
+
+/* Half-close: after every send submitted before it has been transmitted, shuts the write side down (the
+ * peer reads end of stream). Receives keep working. Completes with 0 or an error. Returns 0, RP_EINVAL,
+ * RP_EBUSY, RP_EBADF, RP_ESHUTDOWN, RP_EALREADY (shutdown already submitted). */
+RP_API int rp_shutdown(rp_loop *loop, rp_op *op, rp_socket socket);
+
+/* Closes the socket: every pending op on it (accepts, connects, recvs, sends, shutdowns, timeouts bound to
+ * it) completes with RP_ECANCELED (or its natural result if it had already finished), then the close op
+ * completes with 0. The handle is invalid from this call on: later calls with it return RP_EBADF, and a
+ * second close returns RP_EBADF. op may be NULL when no completion is wanted. Returns 0, RP_EINVAL,
+ * RP_EBUSY (op pending), RP_EBADF. */
+RP_API int rp_close(rp_loop *loop, rp_op *op, rp_socket socket);
+
+/* Turns TCP_NODELAY on or off. Synchronous. Returns 0, RP_EINVAL, RP_EBADF, or a mapped system error. */
+RP_API int rp_socket_set_nodelay(rp_loop *loop, rp_socket socket, int on);
+
+/* Local / peer address of an open socket. Synchronous. Returns 0, RP_EINVAL, RP_EBADF, RP_ENOTCONN. */
+RP_API int rp_socket_local_addr(rp_loop *loop, rp_socket socket, rp_addr *out);
+RP_API int rp_socket_peer_addr(rp_loop *loop, rp_socket socket, rp_addr *out);
+
+/* Index of the worker that owns the socket (0 in caller-driven loops), or RP_EINVAL / RP_EBADF. */
+RP_API int rp_socket_worker(rp_loop *loop, rp_socket socket);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Timers, posts, cancellation
+ * ------------------------------------------------------------------------------------------------- */
+/* Starts a timer that completes after delay_ms with result 0. With repeat_ms > 0 it then keeps firing every
+ * repeat_ms, each completion flagged RP_OP_F_MORE, until cancelled (final completion RP_ECANCELED). When
+ * socket is not RP_SOCKET_INVALID the timer runs on the socket's worker, serialized with its callbacks,
+ * and rp_close of the socket cancels it; otherwise it runs on the calling worker, or worker 0 when called
+ * from outside the loop. Timers with equal deadlines fire in submission order. Returns 0, RP_EINVAL,
+ * RP_EBUSY, RP_EBADF, RP_ESHUTDOWN. */
+RP_API int rp_timeout(rp_loop *loop, rp_op *op, rp_socket socket, uint64_t delay_ms, uint64_t repeat_ms);
+
+/* Runs op->cb with result 0 on worker `worker` (-1 = the calling worker, or round-robin from outside the
+ * loop; 0 in caller-driven loops). The only way to hand work to a worker from another thread without a
+ * socket. Returns 0, RP_EINVAL (bad worker index, NULL cb in a threaded loop), RP_EBUSY, RP_ESHUTDOWN. */
+RP_API int rp_post(rp_loop *loop, rp_op *op, int worker);
+
+/* Requests cancellation of a pending op: it completes promptly with RP_ECANCELED, or with its natural
+ * result if that won the race. Posts cannot be cancelled. Returns 0 (requested), RP_EINVAL (NULL),
+ * RP_ENOENT (op not pending: harmless), RP_ENOTSUP (post, close). The completion is still delivered
+ * through the callback, never inside this call. */
+RP_API int rp_cancel(rp_loop *loop, rp_op *op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RINGPORT_H */

@@ -1,0 +1,336 @@
+/* Internal structures shared by the core and the backends. Not installed. */
+#ifndef RP_INTERNAL_H
+#define RP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ringport.h"
+#include "core/atomic.h"
+#include "core/compat.h"
+#include "core/thread.h"
+
+#if defined(_WIN32)
+#include <winsock2.h>
+#include <ws2tcpip.h>
+typedef SOCKET rp_fd;
+#define RP_FD_INVALID INVALID_SOCKET
+#else
+#include <netinet/in.h>
+#include <sys/socket.h>
+typedef int rp_fd;
+#define RP_FD_INVALID (-1)
+#endif
+
+typedef struct rp_worker rp_worker;
+typedef struct rp_sock rp_sock;
+typedef struct rp_backend_vtable rp_backend_vtable;
+
+/* ---- op records: the private part of rp_op ---- */
+#define RP_OP_STATE_IDLE 0u
+#define RP_OP_STATE_PENDING 0x52504F50u /* "RPOP": unlikely in garbage, so a stale record reads as idle */
+
+/* Where a pending op currently is; only its worker reads or writes this. */
+enum rp_op_place {
+    RP_PLACE_TRANSIT = 0, /* submitted from another thread, still in the worker's inbox */
+    RP_PLACE_QUEUE,       /* in a socket queue (the head may be handed to the backend) */
+    RP_PLACE_TIMER,       /* in the timer heap */
+    RP_PLACE_READY        /* final result set, waiting in the ready queue */
+};
+
+/* rp_op_priv.cancel: 0 none; 1 requested from another thread, in the cancel inbox; 2 handled */
+enum { RP_CANCEL_NONE = 0, RP_CANCEL_QUEUED = 1, RP_CANCEL_HANDLED = 2 };
+
+/* rp_op_priv.iflags */
+#define RP_IF_MULTISHOT 0x1u  /* multishot accept */
+#define RP_IF_IN_READY 0x2u   /* linked in the ready queue */
+#define RP_IF_FINAL 0x4u      /* a multishot/repeating op whose final result is stored */
+#define RP_IF_FIRED 0x8u      /* repeating timer: an expiry waits for delivery */
+
+typedef struct rp_op_priv {
+    rp_op *next;            /* socket queue or inbox link */
+    rp_op *ready_next;      /* ready queue link */
+    rp_op *cancel_next;     /* cancel inbox link */
+    rp_worker *worker;      /* worker that owns the op while pending */
+    rp_atomic_u32 state;    /* RP_OP_STATE_* */
+    rp_atomic_u32 cancel;   /* RP_CANCEL_* */
+    uint32_t place;         /* enum rp_op_place */
+    uint32_t iflags;        /* RP_IF_* */
+    rp_socket target;       /* socket the op was submitted on (0 for timers/posts without one) */
+    int64_t final_result;   /* multishot: the stored final result */
+    union {
+        struct {
+            void *buf;
+            size_t len;
+        } recv;
+        struct {
+            const rp_buf *bufs;
+            size_t count;
+            size_t idx;  /* first buffer not fully sent */
+            size_t off;  /* bytes of bufs[idx] already sent */
+            int64_t sent;
+            rp_buf one;  /* storage for rp_send's single buffer */
+        } send;
+        struct {
+            uint64_t deadline;
+            uint64_t period;
+            uint64_t seq;
+            uint32_t heap_index;
+            rp_op *sock_prev, *sock_next; /* timers bound to a socket */
+        } timer;
+        struct {
+            rp_addr addr;
+            uint32_t flags;
+        } connect;
+    } u;
+} rp_op_priv;
+
+#define RP_PRIV(op) ((rp_op_priv *)(void *)(op)->internal_)
+
+/* Cast helpers so the storage size is checked once. */
+typedef char rp_op_priv_fits[(sizeof(rp_op_priv) <= sizeof(((rp_op *)0)->internal_)) ? 1 : -1];
+
+/* ---- op queues ---- */
+typedef struct rp_opq {
+    rp_op *head, *tail;
+} rp_opq;
+
+static inline void rp_opq_push(rp_opq *q, rp_op *op)
+{
+    RP_PRIV(op)->next = NULL;
+    if (q->tail)
+        RP_PRIV(q->tail)->next = op;
+    else
+        q->head = op;
+    q->tail = op;
+}
+
+static inline rp_op *rp_opq_pop(rp_opq *q)
+{
+    rp_op *op = q->head;
+    if (op) {
+        q->head = RP_PRIV(op)->next;
+        if (!q->head)
+            q->tail = NULL;
+        RP_PRIV(op)->next = NULL;
+    }
+    return op;
+}
+
+/* Unlinks op from q; returns 1 if it was there. O(n): only cancellation uses it. */
+int rp_opq_remove(rp_opq *q, rp_op *op);
+
+/* ---- sockets ---- */
+enum rp_sock_type { RP_SOCK_FREE = 0, RP_SOCK_LISTENER, RP_SOCK_STREAM };
+
+/* Directions: at most one op per direction is handed to the backend at a time (its queue head). */
+enum rp_dir { RP_DIR_RECV = 1, RP_DIR_SEND = 2, RP_DIR_ACCEPT = 4, RP_DIR_CONNECT = 8 };
+
+/* rp_sock.flags (worker-owned) */
+#define RP_SF_CLOSE_STARTED 0x1u
+#define RP_SF_CONNECTING 0x2u
+#define RP_SF_NODELAY 0x4u
+#define RP_SF_ACCEPT_BACKOFF 0x8u
+#define RP_SF_WRITE_INTEREST 0x10u /* reactor: write readiness is being watched */
+
+#define RP_SEND_IOV_MAX 8 /* gather elements copied when a send resumes mid-buffer */
+
+struct rp_sock {
+    rp_atomic_u32 gen;     /* part of the handle; bumped when the slot is freed */
+    rp_atomic_u32 closing; /* 1 once a close was accepted: new submissions get RP_EBADF */
+    rp_atomic_u32 wr_shut; /* 1 once rp_shutdown was accepted */
+    uint32_t index;        /* slot index */
+    uint32_t type;         /* enum rp_sock_type */
+    uint32_t flags;        /* RP_SF_* */
+    uint32_t active;       /* rp_dir bits handed to the backend */
+    uint32_t kernel_refs;  /* backend requests in flight that still use fd */
+    rp_fd fd;
+    int family;            /* AF_INET / AF_INET6 */
+    rp_worker *worker;
+    rp_sock *free_next;
+    rp_sock *close_next;   /* close inbox link (rp_close without an op, from another thread) */
+    rp_opq recvq, sendq, acceptq;
+    rp_op *connect_op;
+    rp_op *close_op;
+    int close_requested;   /* close accepted (close_op may be NULL) */
+    rp_op *timers;         /* timers bound to this socket */
+    union {
+        struct {
+            rp_fd *ring;          /* accepted descriptors not yet handed to an accept op */
+            uint32_t cap, head, count;
+            int accept_worker;    /* -1 = round-robin */
+            rp_sock *backoff_next;
+        } listen;
+        struct {
+#if !defined(_WIN32)
+            struct msghdr msg;    /* send in progress (io_uring needs it stable until completion) */
+            struct iovec iov[RP_SEND_IOV_MAX];
+#endif
+            union {
+                struct sockaddr_in v4;
+                struct sockaddr_in6 v6;
+            } peer;               /* connect target */
+        } stream;
+    } u;
+};
+
+#define RP_SOCK_HANDLE(s) (((uint64_t)rp_atomic_relaxed_u32(&(s)->gen) << 32) | (uint64_t)((s)->index + 1u))
+
+/* ---- timer heap (per worker) ---- */
+typedef struct rp_timer_heap {
+    rp_op **items;
+    uint32_t count, cap;
+} rp_timer_heap;
+
+int rp_heap_push(rp_timer_heap *h, rp_op *op);
+void rp_heap_remove(rp_timer_heap *h, rp_op *op);
+rp_op *rp_heap_top(const rp_timer_heap *h);
+void rp_heap_free(rp_timer_heap *h);
+
+/* ---- workers ---- */
+struct rp_worker {
+    rp_loop *loop;
+    uint32_t index;
+    rp_thread thread;
+    void *backend;            /* backend per-worker state */
+
+    /* owned by the worker's thread */
+    rp_op *ready_head, *ready_tail;
+    rp_timer_heap timers;
+    uint64_t timer_seq;
+    rp_sock *backoff;         /* listeners waiting to retry accept after EMFILE/ENFILE */
+    uint64_t backoff_deadline;
+    int sweeping;             /* the loop is being destroyed: everything of this worker is cancelled */
+    uint64_t now;             /* clock cached per iteration */
+
+    /* shared with other threads */
+    rp_atomic_ptr inbox;        /* MPSC stack of submissions (rp_op_priv.next) */
+    rp_atomic_ptr cancel_inbox; /* MPSC stack of cancel requests (rp_op_priv.cancel_next) */
+    rp_atomic_ptr close_inbox;  /* MPSC stack of sockets to close without a completion */
+    rp_atomic_u32 sleeping;     /* 1 while blocked in the backend wait */
+    rp_atomic_u32 wake_pending; /* a wake-up was signalled and not consumed yet */
+    rp_atomic_u32 live_socks;   /* sockets owned by this worker */
+    rp_atomic_u32 stop;         /* 1: sweep; 2: exit */
+    rp_atomic_u32 idle;         /* set by the worker when it has nothing left (destroy only) */
+    rp_atomic_u32 epoch;        /* bumped on every iteration that did work (destroy only) */
+    int init_result;
+};
+
+/* ---- backends: one file each; the core drives them through this table ---- */
+struct rp_backend_vtable {
+    rp_backend id;
+    int nonblocking; /* sockets are switched to non-blocking mode (readiness backends) */
+    /* Checks that the backend can run here; on failure writes why into `why`. */
+    int (*probe)(char *why, size_t why_size);
+    /* Per-worker setup and teardown, called on the thread that will drive the worker. */
+    int (*worker_init)(rp_worker *w, unsigned queue_depth, int threaded);
+    void (*worker_fini)(rp_worker *w);
+    /* Any thread: interrupt the worker's wait. */
+    void (*wake)(rp_worker *w);
+    /* Submits what is pending and waits up to timeout_ns (< 0 forever, 0 poll) for events, reporting
+     * results through the rp__* calls below. */
+    void (*wait)(rp_worker *w, int64_t timeout_ns);
+    /* A socket was created for worker w (may run on another thread). */
+    int (*sock_attach)(rp_worker *w, rp_sock *s);
+    /* Start work for direction dir: the queue head (or accepting for a listener, connecting). */
+    void (*io_start)(rp_worker *w, rp_sock *s, uint32_t dir);
+    /* The active op of direction dir must stop. Returns 1 if it stopped now (the core completes the op),
+     * 0 if the backend will report the outcome later through the usual rp__* call. */
+    int (*io_cancel)(rp_worker *w, rp_sock *s, uint32_t dir);
+    /* Socket is closing: stop all activity; rp__sock_release once kernel_refs and active are 0. */
+    void (*sock_close)(rp_worker *w, rp_sock *s);
+};
+
+#if defined(RINGPORT_HAVE_IO_URING)
+extern const rp_backend_vtable rp_backend_io_uring;
+#endif
+#if defined(RINGPORT_HAVE_EPOLL)
+extern const rp_backend_vtable rp_backend_epoll;
+#endif
+#if defined(RINGPORT_HAVE_KQUEUE)
+extern const rp_backend_vtable rp_backend_kqueue;
+#endif
+#if defined(_WIN32)
+extern const rp_backend_vtable rp_backend_iocp;
+#endif
+
+/* ---- the loop ---- */
+#define RP_POOL_CHUNK_SHIFT 8
+#define RP_POOL_CHUNK (1u << RP_POOL_CHUNK_SHIFT)
+#define RP_POOL_MAX_CHUNKS 4096 /* 1M sockets per loop */
+
+struct rp_loop {
+    const rp_backend_vtable *backend;
+    char fallback[192];
+    int has_fallback;
+    int threaded;
+    uint32_t nworkers;        /* worker structures (1 for caller-driven) */
+    rp_worker *workers;
+    unsigned queue_depth;
+    rp_atomic_u32 rr;         /* round-robin cursor */
+    rp_atomic_u32 destroying;
+    rp_atomic_u32 foreign_submitters;
+    rp_atomic_u32 stop_requested;
+    rp_atomic_u32 driving;    /* caller-driven: a thread is inside run/poll */
+
+    rp_mutex pool_lock;
+    rp_atomic_ptr chunks[RP_POOL_MAX_CHUNKS];
+    rp_atomic_u32 nslots;
+    rp_sock *free_list;
+};
+
+/* ---- core entry points ---- */
+extern RP_THREAD_LOCAL rp_worker *rp__current;
+
+int rp__from_errno(int e);
+rp_worker *rp__pick_worker(rp_loop *loop, int index);
+
+/* socket pool */
+int rp__sock_lookup(rp_loop *loop, rp_socket h, rp_sock **out);
+rp_sock *rp__sock_at(rp_loop *loop, uint32_t index);
+int rp__sock_new(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, rp_sock **out);
+void rp__sock_free(rp_loop *loop, rp_sock *s);
+void rp__pool_free_all(rp_loop *loop);
+
+/* op delivery (worker thread) */
+void rp__ready_push(rp_worker *w, rp_op *op);
+void rp__complete(rp_worker *w, rp_op *op, int64_t result);
+void rp__dispatch(rp_worker *w, rp_op *op); /* any thread: run op's submission on its worker */
+int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max);
+void rp__worker_sweep(rp_worker *w);
+void rp__cancel_handle(rp_worker *w, rp_op *op);
+void rp__drain_cancels(rp_worker *w);
+void rp__close_async(rp_worker *w, rp_sock *s);
+
+/* stream logic shared by all backends (core/stream.c) */
+void rp__op_start(rp_worker *w, rp_op *op);
+void rp__io_finish(rp_worker *w, rp_sock *s, uint32_t dir, int64_t result);
+int rp__send_advance(rp_op *op, size_t n);     /* 1 when the op has sent everything */
+size_t rp__send_iov(rp_sock *s, rp_op *op);     /* fills s->u.stream.iov / msg; returns iov count */
+void rp__accept_push(rp_worker *w, rp_sock *s, rp_fd fd);
+void rp__accept_error(rp_worker *w, rp_sock *s, int err);
+int rp__accept_wanted(rp_sock *s);
+void rp__connect_finish(rp_worker *w, rp_sock *s, int err);
+void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op);
+void rp__sock_release(rp_worker *w, rp_sock *s);
+void rp__sock_maybe_release(rp_worker *w, rp_sock *s);
+void rp__kick(rp_worker *w, rp_sock *s);
+void rp__backoff_run(rp_worker *w);
+void rp__accept_delivered(rp_worker *w, rp_socket listener);
+int rp__accept_fill(rp_worker *w, rp_op *op);
+void rp__timer_unbind(rp_worker *w, rp_op *op);
+
+/* platform networking (posix/net_posix.c, win/net_win.c) */
+int rp__net_socket(int family, int nonblocking, rp_fd *out);
+int rp__net_close(rp_fd fd);
+int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts);
+int rp__net_set_nodelay(rp_fd fd, int on);
+int rp__net_set_nonblocking(rp_fd fd);
+int rp__net_local_addr(rp_fd fd, rp_addr *out);
+int rp__net_peer_addr(rp_fd fd, rp_addr *out);
+int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len);
+int rp__net_shutdown_write(rp_fd fd);
+int rp__net_last_error(void);
+
+#endif

@@ -1,0 +1,463 @@
+/* The public operation calls: validate everything, claim the op record, then run the submission on the
+ * owning worker (directly when called from it, otherwise through its inbox). Nothing here fails after
+ * the op has been claimed, so a negative return always means "nothing happened". */
+#include <stdint.h>
+
+#include "core/internal.h"
+
+#define MAX_SENDV 1024
+
+int rp_op_init(rp_op *op, rp_callback cb, void *user)
+{
+    if (!op || rp_op_pending(op))
+        return RP_EINVAL;
+    memset(op, 0, sizeof *op);
+    op->cb = cb;
+    op->user = user;
+    return 0;
+}
+
+int rp_op_pending(const rp_op *op)
+{
+    if (!op)
+        return 0;
+    return rp_atomic_load_u32(&((rp_op_priv *)(void *)op->internal_)->state) == RP_OP_STATE_PENDING;
+}
+
+int64_t rp_op_sent(const rp_op *op)
+{
+    if (!op || op->kind != RP_OP_SEND)
+        return 0;
+    return ((const rp_op_priv *)(const void *)op->internal_)->u.send.sent;
+}
+
+/* Guards submissions made from outside the owning worker against a concurrent rp_loop_destroy: destroy
+ * waits until no such call is between its checks and its inbox push. */
+typedef struct submit_guard {
+    rp_loop *loop;
+    int held;
+} submit_guard;
+
+static int guard_enter(submit_guard *g, rp_loop *loop)
+{
+    g->loop = loop;
+    g->held = 0;
+    if (!rp__current || rp__current->loop != loop) {
+        rp_atomic_fetch_add_u32(&loop->foreign_submitters, 1);
+        g->held = 1;
+    }
+    if (rp_atomic_load_u32(&loop->destroying)) {
+        if (g->held)
+            rp_atomic_fetch_add_u32(&loop->foreign_submitters, (uint32_t)-1);
+        g->held = 0;
+        return RP_ESHUTDOWN;
+    }
+    return 0;
+}
+
+static void guard_leave(submit_guard *g)
+{
+    if (g->held)
+        rp_atomic_fetch_add_u32(&g->loop->foreign_submitters, (uint32_t)-1);
+}
+
+/* Checks the op record can be submitted and resets its private part. */
+static int op_check(rp_loop *loop, rp_op *op)
+{
+    if (!op)
+        return RP_EINVAL;
+    if (rp_op_pending(op))
+        return RP_EBUSY;
+    if (!op->cb && loop->threaded)
+        return RP_EINVAL; /* nobody could ever see its completion */
+    return 0;
+}
+
+static void op_claim(rp_op *op, uint32_t kind, rp_worker *w, rp_socket target)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    memset(p, 0, sizeof *p);
+    op->kind = kind;
+    op->result = 0;
+    op->flags = 0;
+    op->socket = target;
+    p->worker = w;
+    p->target = target;
+    p->place = RP_PLACE_TRANSIT;
+    rp_atomic_store_u32(&p->state, RP_OP_STATE_PENDING);
+}
+
+static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, uint32_t kind, uint32_t type, rp_sock **out,
+                     submit_guard *g)
+{
+    if (!loop)
+        return RP_EINVAL;
+    int err = op_check(loop, op);
+    if (err)
+        return err;
+    rp_sock *s;
+    if ((err = rp__sock_lookup(loop, h, &s)) != 0)
+        return err;
+    if (s->type != type)
+        return RP_EINVAL;
+    if ((err = guard_enter(g, loop)) != 0)
+        return err;
+    (void)kind;
+    *out = s;
+    return 0;
+}
+
+int rp_recv(rp_loop *loop, rp_op *op, rp_socket socket, void *buf, size_t len)
+{
+    submit_guard g;
+    rp_sock *s;
+    if (!buf || len == 0 || len > INT32_MAX)
+        return RP_EINVAL;
+    int err = socket_op(loop, op, socket, RP_OP_RECV, RP_SOCK_STREAM, &s, &g);
+    if (err)
+        return err;
+    op_claim(op, RP_OP_RECV, s->worker, socket);
+    RP_PRIV(op)->u.recv.buf = buf;
+    RP_PRIV(op)->u.recv.len = len;
+    rp__dispatch(s->worker, op);
+    guard_leave(&g);
+    return 0;
+}
+
+static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, size_t count,
+                       const void *one, size_t one_len)
+{
+    submit_guard g;
+    rp_sock *s;
+    int err = socket_op(loop, op, socket, RP_OP_SEND, RP_SOCK_STREAM, &s, &g);
+    if (err)
+        return err;
+    if (rp_atomic_load_u32(&s->wr_shut)) {
+        guard_leave(&g);
+        return RP_ESHUTDOWN;
+    }
+    op_claim(op, RP_OP_SEND, s->worker, socket);
+    rp_op_priv *p = RP_PRIV(op);
+    if (bufs) {
+        p->u.send.bufs = bufs;
+        p->u.send.count = count;
+    } else {
+        p->u.send.one.base = (void *)(uintptr_t)one;
+        p->u.send.one.len = one_len;
+        p->u.send.bufs = &p->u.send.one;
+        p->u.send.count = 1;
+    }
+    rp__dispatch(s->worker, op);
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_send(rp_loop *loop, rp_op *op, rp_socket socket, const void *buf, size_t len)
+{
+    if (!buf && len)
+        return RP_EINVAL;
+    if (len > (size_t)INT64_MAX)
+        return RP_EINVAL;
+    static const char empty;
+    return send_common(loop, op, socket, NULL, 0, buf ? buf : &empty, len);
+}
+
+int rp_sendv(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, size_t count)
+{
+    if (!bufs || count == 0 || count > MAX_SENDV)
+        return RP_EINVAL;
+    uint64_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!bufs[i].base && bufs[i].len)
+            return RP_EINVAL;
+        total += bufs[i].len;
+        if (total > (uint64_t)INT64_MAX)
+            return RP_EINVAL;
+    }
+    return send_common(loop, op, socket, bufs, count, NULL, 0);
+}
+
+int rp_shutdown(rp_loop *loop, rp_op *op, rp_socket socket)
+{
+    submit_guard g;
+    rp_sock *s;
+    int err = socket_op(loop, op, socket, RP_OP_SHUTDOWN, RP_SOCK_STREAM, &s, &g);
+    if (err)
+        return err;
+    if (rp_atomic_exchange_u32(&s->wr_shut, 1)) {
+        guard_leave(&g);
+        return RP_EALREADY;
+    }
+    op_claim(op, RP_OP_SHUTDOWN, s->worker, socket);
+    rp__dispatch(s->worker, op);
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_accept(rp_loop *loop, rp_op *op, rp_socket listener, uint32_t flags)
+{
+    submit_guard g;
+    rp_sock *s;
+    if (flags & ~RP_ACCEPT_MULTISHOT)
+        return RP_EINVAL;
+    int err = socket_op(loop, op, listener, RP_OP_ACCEPT, RP_SOCK_LISTENER, &s, &g);
+    if (err)
+        return err;
+    op_claim(op, RP_OP_ACCEPT, s->worker, listener);
+    op->socket = RP_SOCKET_INVALID;
+    if (flags & RP_ACCEPT_MULTISHOT)
+        RP_PRIV(op)->iflags |= RP_IF_MULTISHOT;
+    rp__dispatch(s->worker, op);
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_close(rp_loop *loop, rp_op *op, rp_socket socket)
+{
+    if (!loop)
+        return RP_EINVAL;
+    if (op) {
+        int err = op_check(loop, op);
+        if (err)
+            return err;
+    }
+    rp_sock *s;
+    int err = rp__sock_lookup(loop, socket, &s);
+    if (err)
+        return err;
+    uint32_t expected = 0;
+    if (!rp_atomic_cas_u32(&s->closing, &expected, 1))
+        return RP_EBADF; /* a close is already under way */
+    /* Closing is allowed while the loop is destroyed: the sweep may not have reached this socket. */
+    submit_guard g;
+    g.loop = loop;
+    g.held = !rp__current || rp__current->loop != loop;
+    if (g.held)
+        rp_atomic_fetch_add_u32(&loop->foreign_submitters, 1);
+    if (op) {
+        op_claim(op, RP_OP_CLOSE, s->worker, socket);
+        rp__dispatch(s->worker, op);
+    } else {
+        rp__close_async(s->worker, s); /* no completion wanted: the socket itself carries the request */
+    }
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_listen_options *opts)
+{
+    rp_listen_options defaults;
+    if (!loop || !out || !addr)
+        return RP_EINVAL;
+    if (!opts) {
+        rp_listen_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (opts->backlog < 0 || (opts->flags & ~(uint32_t)0xF))
+        return RP_EINVAL;
+    for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
+        if (opts->reserved[i])
+            return RP_EINVAL;
+    if (opts->worker < -1 || opts->worker >= (int)loop->nworkers || opts->accept_worker < -1 ||
+        opts->accept_worker >= (int)loop->nworkers)
+        return RP_EINVAL;
+    if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
+        return RP_EINVAL;
+    submit_guard g;
+    int err = guard_enter(&g, loop);
+    if (err)
+        return err;
+    rp_fd fd;
+    err = rp__net_socket(addr->family == RP_AF_INET ? AF_INET : AF_INET6, loop->backend->nonblocking, &fd);
+    if (!err)
+        err = rp__net_listen(fd, addr, opts);
+    if (err) {
+        if (fd != RP_FD_INVALID)
+            rp__net_close(fd);
+        guard_leave(&g);
+        return err;
+    }
+    rp_worker *w = rp__pick_worker(loop, opts->worker);
+    rp_sock *s;
+    err = rp__sock_new(loop, w, fd, RP_SOCK_LISTENER, &s);
+    if (err) {
+        rp__net_close(fd);
+        guard_leave(&g);
+        return err;
+    }
+    s->family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
+    s->u.listen.accept_worker = opts->accept_worker;
+    if (!(opts->flags & RP_LISTEN_NO_NODELAY))
+        s->flags |= RP_SF_NODELAY;
+    err = loop->backend->sock_attach(w, s);
+    if (err) {
+        s->fd = RP_FD_INVALID;
+        rp__sock_free(loop, s);
+        rp__net_close(fd);
+        guard_leave(&g);
+        return err;
+    }
+    *out = RP_SOCK_HANDLE(s);
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_options *opts)
+{
+    rp_connect_options defaults;
+    if (!loop || !addr)
+        return RP_EINVAL;
+    int err = op_check(loop, op);
+    if (err)
+        return err;
+    if (!opts) {
+        rp_connect_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (opts->flags & ~RP_CONNECT_NO_NODELAY)
+        return RP_EINVAL;
+    for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
+        if (opts->reserved[i])
+            return RP_EINVAL;
+    if (opts->worker < -1 || opts->worker >= (int)loop->nworkers)
+        return RP_EINVAL;
+    if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
+        return RP_EINVAL;
+    submit_guard g;
+    if ((err = guard_enter(&g, loop)) != 0)
+        return err;
+    int family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
+    rp_fd fd;
+    err = rp__net_socket(family, loop->backend->nonblocking, &fd);
+    if (err) {
+        guard_leave(&g);
+        return err;
+    }
+    rp_worker *w = rp__pick_worker(loop, opts->worker);
+    rp_sock *s;
+    err = rp__sock_new(loop, w, fd, RP_SOCK_STREAM, &s);
+    if (!err) {
+        s->family = family;
+        if (!(opts->flags & RP_CONNECT_NO_NODELAY))
+            s->flags |= RP_SF_NODELAY;
+        err = loop->backend->sock_attach(w, s);
+        if (err) {
+            s->fd = RP_FD_INVALID;
+            rp__sock_free(loop, s);
+        }
+    }
+    if (err) {
+        rp__net_close(fd);
+        guard_leave(&g);
+        return err;
+    }
+    rp_socket h = RP_SOCK_HANDLE(s);
+    op_claim(op, RP_OP_CONNECT, w, h);
+    op->socket = RP_SOCKET_INVALID;
+    RP_PRIV(op)->u.connect.addr = *addr;
+    rp__dispatch(w, op);
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_timeout(rp_loop *loop, rp_op *op, rp_socket socket, uint64_t delay_ms, uint64_t repeat_ms)
+{
+    if (!loop)
+        return RP_EINVAL;
+    int err = op_check(loop, op);
+    if (err)
+        return err;
+    /* Keep deadlines far from overflow: ~292 years of nanoseconds fit in 64 bits. */
+    if (delay_ms > UINT64_C(1) << 40 || repeat_ms > UINT64_C(1) << 40)
+        return RP_EINVAL;
+    rp_worker *w;
+    if (socket != RP_SOCKET_INVALID) {
+        rp_sock *s;
+        if ((err = rp__sock_lookup(loop, socket, &s)) != 0)
+            return err;
+        w = s->worker;
+    } else if (rp__current && rp__current->loop == loop) {
+        w = rp__current;
+    } else {
+        w = &loop->workers[0];
+    }
+    submit_guard g;
+    if ((err = guard_enter(&g, loop)) != 0)
+        return err;
+    op_claim(op, RP_OP_TIMEOUT, w, socket);
+    RP_PRIV(op)->u.timer.deadline = delay_ms * 1000000u; /* made absolute on the worker */
+    RP_PRIV(op)->u.timer.period = repeat_ms * 1000000u;
+    rp__dispatch(w, op);
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_post(rp_loop *loop, rp_op *op, int worker)
+{
+    if (!loop)
+        return RP_EINVAL;
+    int err = op_check(loop, op);
+    if (err)
+        return err;
+    if (worker < -1 || worker >= (int)loop->nworkers)
+        return RP_EINVAL;
+    rp_worker *w;
+    if (worker >= 0)
+        w = &loop->workers[worker];
+    else if (rp__current && rp__current->loop == loop)
+        w = rp__current;
+    else
+        w = rp__pick_worker(loop, -1);
+    submit_guard g;
+    if ((err = guard_enter(&g, loop)) != 0)
+        return err;
+    op_claim(op, RP_OP_POST, w, RP_SOCKET_INVALID);
+    rp__dispatch(w, op);
+    guard_leave(&g);
+    return 0;
+}
+
+/* ---- synchronous socket calls ---- */
+int rp_socket_set_nodelay(rp_loop *loop, rp_socket socket, int on)
+{
+    rp_sock *s;
+    if (!loop)
+        return RP_EINVAL;
+    int err = rp__sock_lookup(loop, socket, &s);
+    if (err)
+        return err;
+    if (s->type != RP_SOCK_STREAM)
+        return RP_EINVAL;
+    return rp__net_set_nodelay(s->fd, on);
+}
+
+int rp_socket_local_addr(rp_loop *loop, rp_socket socket, rp_addr *out)
+{
+    rp_sock *s;
+    if (!loop || !out)
+        return RP_EINVAL;
+    int err = rp__sock_lookup(loop, socket, &s);
+    return err ? err : rp__net_local_addr(s->fd, out);
+}
+
+int rp_socket_peer_addr(rp_loop *loop, rp_socket socket, rp_addr *out)
+{
+    rp_sock *s;
+    if (!loop || !out)
+        return RP_EINVAL;
+    int err = rp__sock_lookup(loop, socket, &s);
+    if (err)
+        return err;
+    if (s->type != RP_SOCK_STREAM)
+        return RP_ENOTCONN;
+    return rp__net_peer_addr(s->fd, out);
+}
+
+int rp_socket_worker(rp_loop *loop, rp_socket socket)
+{
+    rp_sock *s;
+    if (!loop)
+        return RP_EINVAL;
+    int err = rp__sock_lookup(loop, socket, &s);
+    return err ? err : (int)s->worker->index;
+}

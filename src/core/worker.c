@@ -1,0 +1,321 @@
+/* A worker: one native queue, its inboxes, its timers and its ready queue. One iteration takes the
+ * submissions other threads handed over, waits on the backend, fires timers and delivers completions.
+ * Every callback runs here, after the submitting call has returned. */
+#include <stdlib.h>
+
+#include "core/internal.h"
+
+RP_THREAD_LOCAL rp_worker *rp__current;
+
+int rp_opq_remove(rp_opq *q, rp_op *op)
+{
+    rp_op *prev = NULL;
+    for (rp_op *it = q->head; it; prev = it, it = RP_PRIV(it)->next) {
+        if (it != op)
+            continue;
+        if (prev)
+            RP_PRIV(prev)->next = RP_PRIV(it)->next;
+        else
+            q->head = RP_PRIV(it)->next;
+        if (q->tail == it)
+            q->tail = prev;
+        RP_PRIV(it)->next = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+void rp__ready_push(rp_worker *w, rp_op *op)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    if (p->iflags & RP_IF_IN_READY)
+        return;
+    p->iflags |= RP_IF_IN_READY;
+    p->ready_next = NULL;
+    if (w->ready_tail)
+        RP_PRIV(w->ready_tail)->ready_next = op;
+    else
+        w->ready_head = op;
+    w->ready_tail = op;
+}
+
+void rp__complete(rp_worker *w, rp_op *op, int64_t result)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    if (p->iflags & (RP_IF_MULTISHOT | RP_IF_FIRED) || (op->kind == RP_OP_TIMEOUT && p->u.timer.period)) {
+        /* The stored final result is delivered after any multishot result already queued. */
+        p->iflags |= RP_IF_FINAL;
+        p->final_result = result;
+    } else {
+        op->result = result;
+    }
+    p->place = RP_PLACE_READY;
+    rp__ready_push(w, op);
+}
+
+/* Lock-free MPSC stack: producers push, the worker takes the whole stack and reverses it to FIFO. */
+static void inbox_push(rp_atomic_ptr *head, rp_op *op, rp_op **link)
+{
+    void *old = rp_atomic_load_ptr(head);
+    do {
+        *link = old;
+    } while (!rp_atomic_cas_ptr(head, &old, op));
+}
+
+static void wake_if_sleeping(rp_worker *w)
+{
+    rp_atomic_fence();
+    if (rp_atomic_load_u32(&w->sleeping) && rp_atomic_exchange_u32(&w->wake_pending, 1) == 0)
+        w->loop->backend->wake(w);
+}
+
+void rp__dispatch(rp_worker *w, rp_op *op)
+{
+    if (rp__current == w) {
+        rp__op_start(w, op);
+        return;
+    }
+    inbox_push(&w->inbox, op, &RP_PRIV(op)->next);
+    wake_if_sleeping(w);
+}
+
+int rp_cancel(rp_loop *loop, rp_op *op)
+{
+    if (!loop || !op)
+        return RP_EINVAL;
+    rp_op_priv *p = RP_PRIV(op);
+    if (rp_atomic_load_u32(&p->state) != RP_OP_STATE_PENDING)
+        return RP_ENOENT;
+    if (op->kind == RP_OP_POST || op->kind == RP_OP_CLOSE)
+        return RP_ENOTSUP;
+    rp_worker *w = p->worker;
+    if (!w || w->loop != loop)
+        return RP_EINVAL;
+    if (rp__current == w) {
+        if (p->place == RP_PLACE_READY && !(p->iflags & (RP_IF_MULTISHOT | RP_IF_FIRED)) &&
+            !(op->kind == RP_OP_TIMEOUT && p->u.timer.period))
+            return RP_ENOENT; /* its result is already in: nothing to cancel */
+        rp__cancel_handle(w, op);
+        return 0;
+    }
+    /* From another thread: flag it, then hand it to the worker. The worker will not deliver the op's
+     * final completion while the flag says a request is on its way, so the record stays valid. */
+    uint32_t expected = RP_CANCEL_NONE;
+    if (!rp_atomic_cas_u32(&p->cancel, &expected, RP_CANCEL_QUEUED))
+        return 0; /* a cancel is already requested */
+    inbox_push(&w->cancel_inbox, op, &RP_PRIV(op)->cancel_next);
+    wake_if_sleeping(w);
+    return 0;
+}
+
+void rp__drain_cancels(rp_worker *w)
+{
+    rp_op *list = rp_atomic_exchange_ptr(&w->cancel_inbox, NULL);
+    rp_op *fifo = NULL;
+    while (list) {
+        rp_op *next = RP_PRIV(list)->cancel_next;
+        RP_PRIV(list)->cancel_next = fifo;
+        fifo = list;
+        list = next;
+    }
+    while (fifo) {
+        rp_op *op = fifo;
+        fifo = RP_PRIV(op)->cancel_next;
+        rp_atomic_store_u32(&RP_PRIV(op)->cancel, RP_CANCEL_HANDLED);
+        if (RP_PRIV(op)->place != RP_PLACE_TRANSIT)
+            rp__cancel_handle(w, op);
+        /* In transit: rp__op_start sees the flag and completes it with RP_ECANCELED. */
+    }
+}
+
+void rp__close_async(rp_worker *w, rp_sock *s)
+{
+    void *old = rp_atomic_load_ptr(&w->close_inbox);
+    do {
+        s->close_next = old;
+    } while (!rp_atomic_cas_ptr(&w->close_inbox, &old, s));
+    wake_if_sleeping(w);
+}
+
+static void drain_closes(rp_worker *w)
+{
+    rp_sock *s = rp_atomic_exchange_ptr(&w->close_inbox, NULL);
+    while (s) {
+        rp_sock *next = s->close_next;
+        s->close_next = NULL;
+        if (!(s->flags & RP_SF_CLOSE_STARTED))
+            rp__sock_close_begin(w, s, NULL);
+        s = next;
+    }
+}
+
+static void drain_inbox(rp_worker *w)
+{
+    rp_op *list = rp_atomic_exchange_ptr(&w->inbox, NULL);
+    rp_op *fifo = NULL;
+    while (list) {
+        rp_op *next = RP_PRIV(list)->next;
+        RP_PRIV(list)->next = fifo;
+        fifo = list;
+        list = next;
+    }
+    while (fifo) {
+        rp_op *op = fifo;
+        fifo = RP_PRIV(op)->next;
+        RP_PRIV(op)->next = NULL;
+        rp__op_start(w, op);
+    }
+}
+
+static void fire_timers(rp_worker *w)
+{
+    rp_op *op;
+    while ((op = rp_heap_top(&w->timers)) && RP_PRIV(op)->u.timer.deadline <= w->now) {
+        rp_op_priv *p = RP_PRIV(op);
+        rp_heap_remove(&w->timers, op);
+        if (p->u.timer.period) {
+            uint64_t next = p->u.timer.deadline + p->u.timer.period;
+            p->u.timer.deadline = next > w->now ? next : w->now + p->u.timer.period;
+            p->u.timer.seq = w->timer_seq++;
+            rp_heap_push(&w->timers, op); /* cannot fail: the slot was just freed */
+            p->iflags |= RP_IF_FIRED;
+            rp__ready_push(w, op);
+        } else {
+            rp__timer_unbind(w, op);
+            rp__complete(w, op, 0);
+        }
+    }
+    if (w->backoff && w->backoff_deadline <= w->now)
+        rp__backoff_run(w);
+}
+
+/* Hands out one ready op. Returns 1 if a completion was delivered. */
+static int deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    p->iflags &= ~RP_IF_IN_READY;
+    int final = 1;
+
+    if (op->kind == RP_OP_ACCEPT && (p->iflags & RP_IF_MULTISHOT) && !(p->iflags & RP_IF_FINAL)) {
+        if (!rp__accept_fill(w, op))
+            return 0;
+        final = 0;
+    } else if (op->kind == RP_OP_TIMEOUT && p->u.timer.period && !(p->iflags & RP_IF_FINAL)) {
+        if (!(p->iflags & RP_IF_FIRED))
+            return 0;
+        p->iflags &= ~RP_IF_FIRED;
+        op->result = 0;
+        op->flags = RP_OP_F_MORE;
+        op->socket = p->target;
+        final = 0;
+    }
+
+    if (final) {
+        if (p->iflags & RP_IF_FINAL)
+            op->result = p->final_result;
+        op->flags = 0;
+        if (op->kind != RP_OP_ACCEPT && op->kind != RP_OP_CONNECT)
+            op->socket = p->target;
+        else if (op->result < 0)
+            op->socket = RP_SOCKET_INVALID;
+        /* A cancel request from another thread may still be in flight: take it in first, so it never
+         * reaches an op the caller has already reused or freed. */
+        while (rp_atomic_load_u32(&p->cancel) == RP_CANCEL_QUEUED) {
+            rp__drain_cancels(w);
+            if (rp_atomic_load_u32(&p->cancel) == RP_CANCEL_QUEUED)
+                RP_CPU_RELAX();
+        }
+        p->iflags = 0;
+        p->place = RP_PLACE_TRANSIT;
+        rp_atomic_store_u32(&p->state, RP_OP_STATE_IDLE);
+    }
+
+    rp_socket listener = (!final && op->kind == RP_OP_ACCEPT) ? p->target : 0;
+    if (out) {
+        out[(*nout)++] = op;
+    } else if (op->cb) {
+        op->cb(op);
+    }
+    if (listener)
+        rp__accept_delivered(w, listener);
+    return 1;
+}
+
+static int64_t timer_timeout(rp_worker *w, int64_t timeout_ns)
+{
+    rp_op *top = rp_heap_top(&w->timers);
+    uint64_t deadline = top ? RP_PRIV(top)->u.timer.deadline : UINT64_MAX;
+    if (w->backoff && w->backoff_deadline < deadline)
+        deadline = w->backoff_deadline;
+    if (deadline == UINT64_MAX)
+        return timeout_ns;
+    int64_t until = deadline > w->now ? (int64_t)(deadline - w->now) : 0;
+    return (timeout_ns < 0 || until < timeout_ns) ? until : timeout_ns;
+}
+
+int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
+{
+    w->now = rp_now_ns();
+    drain_inbox(w);
+    drain_closes(w);
+    rp__drain_cancels(w);
+    fire_timers(w);
+
+    if (w->ready_head)
+        timeout_ns = 0;
+    timeout_ns = timer_timeout(w, timeout_ns);
+    if (timeout_ns != 0) {
+        rp_atomic_store_u32(&w->sleeping, 1);
+        rp_atomic_fence();
+        if (rp_atomic_load_ptr(&w->inbox) || rp_atomic_load_ptr(&w->cancel_inbox) ||
+            rp_atomic_load_ptr(&w->close_inbox))
+            timeout_ns = 0;
+    }
+    w->loop->backend->wait(w, timeout_ns);
+    rp_atomic_store_u32(&w->sleeping, 0);
+
+    w->now = rp_now_ns();
+    fire_timers(w);
+
+    /* Deliver only what is ready now; what callbacks make ready waits for the next iteration. */
+    rp_op *batch = w->ready_head;
+    w->ready_head = w->ready_tail = NULL;
+    int delivered = 0;
+    while (batch) {
+        if (out && delivered >= max) {
+            /* Put the rest back in front of anything queued meanwhile. */
+            rp_op *last = batch;
+            while (RP_PRIV(last)->ready_next)
+                last = RP_PRIV(last)->ready_next;
+            RP_PRIV(last)->ready_next = w->ready_head;
+            if (!w->ready_head)
+                w->ready_tail = last;
+            w->ready_head = batch;
+            break;
+        }
+        rp_op *op = batch;
+        batch = RP_PRIV(op)->ready_next;
+        if (out)
+            deliver(w, op, out, &delivered);
+        else
+            delivered += deliver(w, op, NULL, NULL);
+    }
+    return delivered;
+}
+
+void rp__worker_sweep(rp_worker *w)
+{
+    rp_loop *loop = w->loop;
+    uint32_t n = rp_atomic_load_u32(&loop->nslots);
+    for (uint32_t i = 0; i < n; i++) {
+        rp_sock *s = rp__sock_at(loop, i);
+        if (!s || s->type == RP_SOCK_FREE || s->worker != w || (s->flags & RP_SF_CLOSE_STARTED))
+            continue;
+        rp_atomic_store_u32(&s->closing, 1);
+        rp__sock_close_begin(w, s, NULL);
+    }
+    rp_op *op;
+    while ((op = rp_heap_top(&w->timers))) {
+        rp__cancel_handle(w, op);
+    }
+}

@@ -1,0 +1,402 @@
+/* The io_uring backend: one ring per worker, created on the worker's own thread with SINGLE_ISSUER and
+ * DEFER_TASKRUN where the kernel has them. Operations are native (recv, send/sendmsg, multishot accept,
+ * connect, cancel); cross-thread wake-ups arrive through an eventfd read kept armed in the ring.
+ *
+ * user_data is the socket pointer with the direction in its low bits. A socket is released only when
+ * kernel_refs (requests in flight that reference it) is back to zero, so no completion can ever reach a
+ * reused slot. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "core/internal.h"
+
+enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT = 4, TAG_WAKE = 5, TAG_MASK = 7 };
+
+#define RP_SF_ACCEPT_CANCELING 0x100u /* a cancel of the multishot accept is in flight */
+#define CQE_BATCH 128
+
+typedef struct uring_worker {
+    struct io_uring ring;
+    int evfd;
+    uint64_t evbuf;
+    int multishot_accept;
+    int defer_taskrun;
+} uring_worker;
+
+#define U(w) ((uring_worker *)(w)->backend)
+
+static uint64_t make_data(void *p, unsigned tag) { return (uint64_t)(uintptr_t)p | tag; }
+
+static int kernel_at_least(int major, int minor)
+{
+    struct utsname u;
+    int ma = 0, mi = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+        return 0;
+    return ma > major || (ma == major && mi >= minor);
+}
+
+static int read_disabled_sysctl(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+    int v = 0;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
+static int uring_probe(char *why, size_t n)
+{
+    struct io_uring ring;
+    int rc = io_uring_queue_init(4, &ring, 0);
+    if (rc < 0) {
+        int e = -rc;
+        if (e == EPERM && read_disabled_sysctl())
+            snprintf(why, n, "io_uring_setup: %s (kernel.io_uring_disabled=%d)", strerror(e), read_disabled_sysctl());
+        else if (e == EPERM)
+            snprintf(why, n, "io_uring_setup: %s (blocked by seccomp or policy)", strerror(e));
+        else if (e == ENOSYS)
+            snprintf(why, n, "io_uring_setup: %s (kernel without io_uring)", strerror(e));
+        else
+            snprintf(why, n, "io_uring_setup: %s", strerror(e));
+        return e == ENOSYS ? RP_ENOSYS : rp__from_errno(e);
+    }
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
+    int ok = probe && io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
+             io_uring_opcode_supported(probe, IORING_OP_CONNECT) && io_uring_opcode_supported(probe, IORING_OP_RECV) &&
+             io_uring_opcode_supported(probe, IORING_OP_SEND) && io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
+             io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) && io_uring_opcode_supported(probe, IORING_OP_READ);
+    if (probe)
+        io_uring_free_probe(probe);
+    unsigned features = ring.features;
+    io_uring_queue_exit(&ring);
+    if (!ok || !(features & IORING_FEAT_NODROP) || !(features & IORING_FEAT_FAST_POLL)) {
+        snprintf(why, n, "io_uring lacks required operations or features (kernel older than 5.7)");
+        return RP_ENOSYS;
+    }
+    return 0;
+}
+
+static struct io_uring_sqe *get_sqe(rp_worker *w)
+{
+    struct io_uring_sqe *sqe;
+    while (!(sqe = io_uring_get_sqe(&U(w)->ring)))
+        io_uring_submit(&U(w)->ring); /* SQ full: hand what is queued to the kernel and retry */
+    return sqe;
+}
+
+static void arm_wake(rp_worker *w)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_read(sqe, U(w)->evfd, &U(w)->evbuf, sizeof U(w)->evbuf, 0);
+    io_uring_sqe_set_data64(sqe, make_data(NULL, TAG_WAKE));
+}
+
+static int uring_worker_init(rp_worker *w, unsigned depth, int threaded)
+{
+    uring_worker *u = calloc(1, sizeof *u);
+    if (!u)
+        return RP_ENOMEM;
+    struct io_uring_params p;
+    int rc = -EINVAL;
+    if (threaded && kernel_at_least(6, 1)) {
+        /* One ring per thread: the kernel may skip its locking and run completions in our wait. */
+        memset(&p, 0, sizeof p);
+        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+                  IORING_SETUP_DEFER_TASKRUN;
+        p.cq_entries = depth * 4;
+        rc = io_uring_queue_init_params(depth, &u->ring, &p);
+        u->defer_taskrun = rc == 0;
+    }
+    if (rc < 0 && kernel_at_least(5, 19)) {
+        memset(&p, 0, sizeof p);
+        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+        p.cq_entries = depth * 4;
+        rc = io_uring_queue_init_params(depth, &u->ring, &p);
+    }
+    if (rc < 0) {
+        memset(&p, 0, sizeof p);
+        p.flags = IORING_SETUP_CQSIZE;
+        p.cq_entries = depth * 4;
+        rc = io_uring_queue_init_params(depth, &u->ring, &p);
+    }
+    if (rc < 0) {
+        free(u);
+        return rc == -ENOSYS ? RP_ENOSYS : rp__from_errno(-rc);
+    }
+    u->multishot_accept = kernel_at_least(5, 19);
+    u->evfd = eventfd(0, EFD_CLOEXEC);
+    if (u->evfd < 0) {
+        int err = rp__from_errno(errno);
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return err;
+    }
+    w->backend = u;
+    arm_wake(w);
+    return 0;
+}
+
+static void uring_worker_fini(rp_worker *w)
+{
+    uring_worker *u = U(w);
+    if (!u)
+        return;
+    io_uring_queue_exit(&u->ring);
+    close(u->evfd);
+    free(u);
+    w->backend = NULL;
+}
+
+static void uring_wake(rp_worker *w)
+{
+    uint64_t one = 1;
+    ssize_t r = write(U(w)->evfd, &one, sizeof one);
+    (void)r;
+}
+
+static int uring_attach(rp_worker *w, rp_sock *s)
+{
+    RP_UNUSED(w);
+    RP_UNUSED(s);
+    return 0; /* io_uring needs no registration */
+}
+
+static void start_recv(rp_worker *w, rp_sock *s)
+{
+    rp_op_priv *p = RP_PRIV(s->recvq.head);
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_recv(sqe, s->fd, p->u.recv.buf, p->u.recv.len, 0);
+    io_uring_sqe_set_data64(sqe, make_data(s, TAG_RECV));
+    s->kernel_refs++;
+}
+
+static void start_send(rp_worker *w, rp_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    size_t n = rp__send_iov(s, s->sendq.head);
+    if (n == 1)
+        io_uring_prep_send(sqe, s->fd, s->u.stream.msg.msg_iov[0].iov_base, s->u.stream.msg.msg_iov[0].iov_len,
+                           MSG_NOSIGNAL);
+    else
+        io_uring_prep_sendmsg(sqe, s->fd, &s->u.stream.msg, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, make_data(s, TAG_SEND));
+    s->kernel_refs++;
+}
+
+static void start_accept(rp_worker *w, rp_sock *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    if (U(w)->multishot_accept)
+        io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, make_data(s, TAG_ACCEPT));
+    s->flags &= ~RP_SF_ACCEPT_CANCELING;
+    s->kernel_refs++;
+}
+
+static void start_connect(rp_worker *w, rp_sock *s)
+{
+    int len;
+    rp__net_to_sockaddr(&RP_PRIV(s->connect_op)->u.connect.addr, &s->u.stream.peer, &len);
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.stream.peer, (socklen_t)len);
+    io_uring_sqe_set_data64(sqe, make_data(s, TAG_CONNECT));
+    s->kernel_refs++;
+}
+
+static void uring_io_start(rp_worker *w, rp_sock *s, uint32_t dir)
+{
+    switch (dir) {
+    case RP_DIR_RECV: start_recv(w, s); break;
+    case RP_DIR_SEND: start_send(w, s); break;
+    case RP_DIR_ACCEPT: start_accept(w, s); break;
+    case RP_DIR_CONNECT: start_connect(w, s); break;
+    default: break;
+    }
+}
+
+static void cancel_request(rp_worker *w, rp_sock *s, unsigned tag)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_cancel64(sqe, make_data(s, tag), 0);
+    io_uring_sqe_set_data64(sqe, make_data(NULL, TAG_IGNORE));
+}
+
+static int uring_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
+{
+    unsigned tag = dir == RP_DIR_RECV ? TAG_RECV : dir == RP_DIR_SEND ? TAG_SEND : dir == RP_DIR_ACCEPT ? TAG_ACCEPT
+                                                                                                       : TAG_CONNECT;
+    if (dir == RP_DIR_ACCEPT) {
+        if (s->flags & RP_SF_ACCEPT_CANCELING)
+            return 0;
+        s->flags |= RP_SF_ACCEPT_CANCELING;
+    }
+    cancel_request(w, s, tag);
+    return 0; /* the request completes with -ECANCELED (or its natural result) */
+}
+
+static void uring_sock_close(rp_worker *w, rp_sock *s)
+{
+    /* Every active direction was already asked to stop through io_cancel; the descriptor is closed once
+     * the last in-flight request has completed (rp__sock_maybe_release). */
+    RP_UNUSED(w);
+    RP_UNUSED(s);
+}
+
+static int64_t result_of(int res)
+{
+    return res >= 0 ? res : rp__from_errno(-res);
+}
+
+static void on_recv(rp_worker *w, rp_sock *s, int res)
+{
+    s->kernel_refs--;
+    if ((res == -EINTR || res == -EAGAIN) && !(s->flags & RP_SF_CLOSE_STARTED)) {
+        start_recv(w, s);
+        return;
+    }
+    rp__io_finish(w, s, RP_DIR_RECV, result_of(res));
+}
+
+static void on_send(rp_worker *w, rp_sock *s, int res)
+{
+    s->kernel_refs--;
+    if (res >= 0 && !(s->flags & RP_SF_CLOSE_STARTED)) {
+        if (rp__send_advance(s->sendq.head, (size_t)res))
+            rp__io_finish(w, s, RP_DIR_SEND, 0);
+        else
+            start_send(w, s);
+        return;
+    }
+    if ((res == -EINTR || res == -EAGAIN) && !(s->flags & RP_SF_CLOSE_STARTED)) {
+        start_send(w, s);
+        return;
+    }
+    if (res >= 0) { /* sent, but the socket is closing: the op still reports its progress */
+        if (rp__send_advance(s->sendq.head, (size_t)res)) {
+            rp__io_finish(w, s, RP_DIR_SEND, 0);
+            return;
+        }
+        res = -ECANCELED;
+    }
+    rp__io_finish(w, s, RP_DIR_SEND, result_of(res));
+}
+
+static void on_accept(rp_worker *w, rp_sock *s, int res, unsigned flags)
+{
+    int more = (flags & IORING_CQE_F_MORE) != 0;
+    if (!more) {
+        s->kernel_refs--;
+        s->active &= ~RP_DIR_ACCEPT;
+        s->flags &= ~RP_SF_ACCEPT_CANCELING;
+    }
+    if (res >= 0)
+        rp__accept_push(w, s, res);
+    if (s->flags & RP_SF_CLOSE_STARTED) {
+        rp__sock_maybe_release(w, s);
+        return;
+    }
+    if (!more) {
+        rp__accept_error(w, s, res >= 0 ? 0 : rp__from_errno(-res));
+        return;
+    }
+    if (!rp__accept_wanted(s) && !(s->flags & RP_SF_ACCEPT_CANCELING)) {
+        /* Nobody is accepting, or enough connections are queued: stop the multishot until wanted. */
+        s->flags |= RP_SF_ACCEPT_CANCELING;
+        cancel_request(w, s, TAG_ACCEPT);
+    }
+}
+
+static void on_connect(rp_worker *w, rp_sock *s, int res)
+{
+    s->kernel_refs--;
+    rp__connect_finish(w, s, res >= 0 ? 0 : rp__from_errno(-res));
+}
+
+typedef struct cqe_copy {
+    uint64_t data;
+    int res;
+    unsigned flags;
+} cqe_copy;
+
+static int reap(rp_worker *w)
+{
+    struct io_uring *ring = &U(w)->ring;
+    struct io_uring_cqe *cqes[CQE_BATCH];
+    cqe_copy got[CQE_BATCH];
+    int total = 0;
+    for (;;) {
+        unsigned n = io_uring_peek_batch_cqe(ring, cqes, CQE_BATCH);
+        if (n == 0)
+            break;
+        for (unsigned i = 0; i < n; i++) {
+            got[i].data = io_uring_cqe_get_data64(cqes[i]);
+            got[i].res = cqes[i]->res;
+            got[i].flags = cqes[i]->flags;
+        }
+        io_uring_cq_advance(ring, n); /* handlers may queue new requests: free the slots first */
+        for (unsigned i = 0; i < n; i++) {
+            unsigned tag = (unsigned)(got[i].data & TAG_MASK);
+            rp_sock *s = (rp_sock *)(uintptr_t)(got[i].data & ~(uint64_t)TAG_MASK);
+            switch (tag) {
+            case TAG_RECV: on_recv(w, s, got[i].res); break;
+            case TAG_SEND: on_send(w, s, got[i].res); break;
+            case TAG_ACCEPT: on_accept(w, s, got[i].res, got[i].flags); break;
+            case TAG_CONNECT: on_connect(w, s, got[i].res); break;
+            case TAG_WAKE:
+                rp_atomic_store_u32(&w->wake_pending, 0);
+                arm_wake(w);
+                break;
+            default: break;
+            }
+        }
+        total += (int)n;
+    }
+    return total;
+}
+
+static void uring_wait(rp_worker *w, int64_t timeout_ns)
+{
+    struct io_uring *ring = &U(w)->ring;
+    if (timeout_ns == 0) {
+        if (U(w)->defer_taskrun || io_uring_sq_ready(ring) || io_uring_cq_has_overflow(ring))
+            io_uring_submit_and_get_events(ring);
+        reap(w);
+        return;
+    }
+    if (io_uring_cq_ready(ring) == 0) {
+        struct io_uring_cqe *cqe = NULL;
+        struct __kernel_timespec ts;
+        struct __kernel_timespec *tsp = NULL;
+        if (timeout_ns > 0) {
+            ts.tv_sec = timeout_ns / 1000000000;
+            ts.tv_nsec = timeout_ns % 1000000000;
+            tsp = &ts;
+        }
+        io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
+    } else if (io_uring_sq_ready(ring)) {
+        io_uring_submit(ring);
+    }
+    reap(w);
+}
+
+const rp_backend_vtable rp_backend_io_uring = {
+    RP_BACKEND_IO_URING, 0,
+    uring_probe,         uring_worker_init,
+    uring_worker_fini,   uring_wake,
+    uring_wait,          uring_attach,
+    uring_io_start,      uring_io_cancel,
+    uring_sock_close,
+};

@@ -1,0 +1,233 @@
+/* Completions on top of readiness, shared by the epoll and kqueue backends: the head op of a direction is
+ * tried at once (optimistic), and only on EAGAIN waits for the edge, after which it is tried again. One
+ * code path per operation, two triggers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "posix/poller.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE is set on the socket instead */
+#endif
+
+typedef struct reactor {
+    const rp_poller_vtable *pv;
+    void *poller;
+    rp_poll_event *events;
+    int max_events;
+} reactor;
+
+#define R(w) ((reactor *)(w)->backend)
+
+int rp__reactor_init(rp_worker *w, const rp_poller_vtable *pv, unsigned depth)
+{
+    reactor *r = calloc(1, sizeof *r);
+    if (!r)
+        return RP_ENOMEM;
+    r->pv = pv;
+    r->max_events = depth > 1024 ? 1024 : (int)depth;
+    r->events = calloc((size_t)r->max_events, sizeof *r->events);
+    int err = r->events ? pv->init(&r->poller, (unsigned)r->max_events) : RP_ENOMEM;
+    if (err) {
+        free(r->events);
+        free(r);
+        return err;
+    }
+    w->backend = r;
+    return 0;
+}
+
+void rp__reactor_fini(rp_worker *w)
+{
+    reactor *r = R(w);
+    if (!r)
+        return;
+    r->pv->fini(r->poller);
+    free(r->events);
+    free(r);
+    w->backend = NULL;
+}
+
+void rp__reactor_wake(rp_worker *w)
+{
+    R(w)->pv->wake(R(w)->poller);
+}
+
+int rp__reactor_attach(rp_worker *w, rp_sock *s)
+{
+    /* Every path that creates a socket for this backend made it non-blocking already. */
+    return R(w)->pv->add(R(w)->poller, s->fd, RP_SOCK_HANDLE(s));
+}
+
+static void watch_write(rp_worker *w, rp_sock *s, int on)
+{
+    if (!!(s->flags & RP_SF_WRITE_INTEREST) == !!on)
+        return;
+    if (R(w)->pv->watch_write(R(w)->poller, s->fd, RP_SOCK_HANDLE(s), on) == 0) {
+        if (on)
+            s->flags |= RP_SF_WRITE_INTEREST;
+        else
+            s->flags &= ~RP_SF_WRITE_INTEREST;
+    }
+}
+
+static void try_recv(rp_worker *w, rp_sock *s)
+{
+    while ((s->active & RP_DIR_RECV) && s->recvq.head) {
+        rp_op_priv *p = RP_PRIV(s->recvq.head);
+        ssize_t n = recv(s->fd, p->u.recv.buf, p->u.recv.len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; /* wait for the read edge */
+        rp__io_finish(w, s, RP_DIR_RECV, n >= 0 ? (int64_t)n : rp__from_errno(errno));
+        /* rp__io_finish started the next receive, if any, through io_start. */
+        return;
+    }
+}
+
+static void try_send(rp_worker *w, rp_sock *s)
+{
+    while ((s->active & RP_DIR_SEND) && s->sendq.head) {
+        rp_op *op = s->sendq.head;
+        rp__send_iov(s, op);
+        ssize_t n = sendmsg(s->fd, &s->u.stream.msg, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            watch_write(w, s, 1);
+            return;
+        }
+        if (n < 0) {
+            rp__io_finish(w, s, RP_DIR_SEND, rp__from_errno(errno));
+            return;
+        }
+        if (rp__send_advance(op, (size_t)n)) {
+            rp__io_finish(w, s, RP_DIR_SEND, 0);
+            return;
+        }
+    }
+}
+
+static void try_accept(rp_worker *w, rp_sock *s)
+{
+    while ((s->active & RP_DIR_ACCEPT) && rp__accept_wanted(s)) {
+#if defined(__linux__) || defined(__FreeBSD__)
+        int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+        int fd = accept(s->fd, NULL, NULL);
+        if (fd >= 0 && rp__net_set_nonblocking(fd) != 0) {
+            close(fd);
+            continue;
+        }
+#endif
+        if (fd >= 0) {
+            rp__accept_push(w, s, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return; /* wait for the next connection */
+        rp__accept_error(w, s, rp__from_errno(errno));
+        return;
+    }
+    s->active &= ~RP_DIR_ACCEPT; /* nobody waiting, or enough connections queued: kick restarts it */
+}
+
+static void start_connect(rp_worker *w, rp_sock *s)
+{
+    rp_op *op = s->connect_op;
+    int len;
+    rp__net_to_sockaddr(&RP_PRIV(op)->u.connect.addr, &s->u.stream.peer, &len);
+    int rc;
+    do {
+        rc = connect(s->fd, (struct sockaddr *)&s->u.stream.peer, (socklen_t)len);
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0) {
+        rp__connect_finish(w, s, 0);
+    } else if (errno == EINPROGRESS) {
+        watch_write(w, s, 1);
+    } else {
+        rp__connect_finish(w, s, rp__from_errno(errno));
+    }
+}
+
+static void finish_connect(rp_worker *w, rp_sock *s)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EALREADY)
+        return; /* spurious wake-up */
+    if (!s->sendq.head)
+        watch_write(w, s, 0);
+    rp__connect_finish(w, s, err ? rp__from_errno(err) : 0);
+}
+
+void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir)
+{
+    switch (dir) {
+    case RP_DIR_RECV: try_recv(w, s); break;
+    case RP_DIR_SEND: try_send(w, s); break;
+    case RP_DIR_ACCEPT: try_accept(w, s); break;
+    case RP_DIR_CONNECT: start_connect(w, s); break;
+    default: break;
+    }
+}
+
+int rp__reactor_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
+{
+    /* Nothing is in the kernel: the op is only waiting for readiness, so it stops at once. */
+    RP_UNUSED(w);
+    RP_UNUSED(s);
+    RP_UNUSED(dir);
+    return 1;
+}
+
+void rp__reactor_sock_close(rp_worker *w, rp_sock *s)
+{
+    if (s->fd != RP_FD_INVALID)
+        R(w)->pv->del(R(w)->poller, s->fd);
+}
+
+static void on_event(rp_worker *w, rp_sock *s, uint32_t ev)
+{
+    if (s->flags & RP_SF_CLOSE_STARTED)
+        return;
+    if (ev & (RP_EV_READ | RP_EV_ERROR)) {
+        if (s->active & RP_DIR_RECV)
+            try_recv(w, s);
+        if (s->active & RP_DIR_ACCEPT)
+            try_accept(w, s);
+    }
+    if (ev & (RP_EV_WRITE | RP_EV_ERROR)) {
+        if (s->active & RP_DIR_CONNECT)
+            finish_connect(w, s);
+        else if (s->active & RP_DIR_SEND)
+            try_send(w, s);
+        else if ((s->flags & RP_SF_WRITE_INTEREST) && !(s->flags & RP_SF_CLOSE_STARTED))
+            watch_write(w, s, 0); /* nothing left to send: stop watching */
+    }
+}
+
+void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
+{
+    reactor *r = R(w);
+    int n = r->pv->wait(r->poller, timeout_ns, r->events, r->max_events);
+    for (int i = 0; i < n; i++) {
+        uint64_t token = r->events[i].token;
+        if (token == 0) {
+            rp_atomic_store_u32(&w->wake_pending, 0);
+            continue;
+        }
+        rp_sock *s = rp__sock_at(w->loop, (uint32_t)token - 1u);
+        if (!s || s->type == RP_SOCK_FREE || s->worker != w ||
+            rp_atomic_relaxed_u32(&s->gen) != (uint32_t)(token >> 32))
+            continue; /* stale: the socket was closed after the event was queued */
+        on_event(w, s, r->events[i].events);
+    }
+}

@@ -1,0 +1,58 @@
+/* Threads, mutexes and the monotonic clock on POSIX. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+typedef struct thread_start {
+    rp_thread_fn fn;
+    void *arg;
+} thread_start;
+
+static void *trampoline(void *p)
+{
+    thread_start st = *(thread_start *)p;
+    free(p);
+    st.fn(st.arg);
+    return NULL;
+}
+
+int rp_thread_start(rp_thread *t, rp_thread_fn fn, void *arg)
+{
+    thread_start *st = malloc(sizeof *st);
+    if (!st)
+        return RP_ENOMEM;
+    st->fn = fn;
+    st->arg = arg;
+    int err = pthread_create(t, NULL, trampoline, st);
+    if (err) {
+        free(st);
+        return err == EAGAIN ? RP_ENOMEM : rp__from_errno(err);
+    }
+    return 0;
+}
+
+void rp_thread_join(rp_thread t) { pthread_join(t, NULL); }
+void rp_thread_yield(void) { sched_yield(); }
+
+void rp_mutex_init(rp_mutex *m) { pthread_mutex_init(m, NULL); }
+void rp_mutex_destroy(rp_mutex *m) { pthread_mutex_destroy(m); }
+void rp_mutex_lock(rp_mutex *m) { pthread_mutex_lock(m); }
+void rp_mutex_unlock(rp_mutex *m) { pthread_mutex_unlock(m); }
+
+int rp_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+uint64_t rp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -145,7 +145,6 @@ static int worker_quiet(rp_worker *w)
 static void worker_main(void *arg)
 {
     rp_worker *w = arg;
-    rp_loop *loop = w->loop;
     rp__current = w;
     for (;;) {
         uint32_t stop = rp_atomic_load_u32(&w->stop);
@@ -162,7 +161,6 @@ static void worker_main(void *arg)
             rp_atomic_store_u32(&w->idle, worker_quiet(w));
         }
     }
-    loop->backend->worker_fini(w);
     rp__current = NULL;
 }
 
@@ -204,8 +202,11 @@ static void stop_threads(rp_loop *loop, uint32_t started)
         rp_atomic_store_u32(&loop->workers[i].wake_pending, 1);
         loop->backend->wake(&loop->workers[i]);
     }
+    /* Backends are torn down only after every thread has gone: a late wake-up must find them alive. */
     for (uint32_t i = 0; i < started; i++)
         rp_thread_join(loop->workers[i].thread);
+    for (uint32_t i = 0; i < started; i++)
+        loop->backend->worker_fini(&loop->workers[i]);
 }
 
 int rp_loop_create(rp_loop **out, const rp_loop_options *opts)

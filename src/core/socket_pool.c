@@ -74,8 +74,8 @@ int rp__sock_new(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, rp_sock *
     rp_atomic_store_u32(&s->closing, 0);
     rp_atomic_store_u32(&s->wr_shut, 0);
     rp_atomic_fetch_add_u32(&w->live_socks, 1);
-    /* Publishing the generation last makes the slot valid for lookups. */
     rp_atomic_store_u32(&s->gen, gen);
+    rp_atomic_store_u32(&s->owner, w->index + 1u); /* release: the fields above are visible to the sweep */
     *out = s;
     return 0;
 }
@@ -85,7 +85,7 @@ void rp__sock_free(rp_loop *loop, rp_sock *s)
     rp_worker *w = s->worker;
     uint32_t gen = rp_atomic_relaxed_u32(&s->gen) + 1;
     rp_atomic_store_u32(&s->gen, gen ? gen : 1);
-    s->type = RP_SOCK_FREE;
+    rp_atomic_store_u32(&s->owner, 0);
     s->fd = RP_FD_INVALID;
     rp_mutex_lock(&loop->pool_lock);
     s->free_next = loop->free_list;

@@ -23,7 +23,8 @@ static rp_sock *sock_of(rp_worker *w, rp_op *op)
 {
     rp_socket h = RP_PRIV(op)->target;
     rp_sock *s = rp__sock_at(w->loop, (uint32_t)h - 1u);
-    if (!s || s->type == RP_SOCK_FREE || rp_atomic_relaxed_u32(&s->gen) != (uint32_t)(h >> 32))
+    /* Generation first: a stale handle must not read a slot another thread may be reusing. */
+    if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(h >> 32) || rp_atomic_relaxed_u32(&s->owner) == 0)
         return NULL;
     return s;
 }
@@ -237,7 +238,7 @@ void rp__accept_push(rp_worker *w, rp_sock *s, rp_fd fd)
 void rp__accept_delivered(rp_worker *w, rp_socket listener)
 {
     rp_sock *s = rp__sock_at(w->loop, (uint32_t)listener - 1u);
-    if (!s || s->type != RP_SOCK_LISTENER || rp_atomic_relaxed_u32(&s->gen) != (uint32_t)(listener >> 32) ||
+    if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(listener >> 32) || s->type != RP_SOCK_LISTENER ||
         (s->flags & RP_SF_CLOSE_STARTED))
         return;
     accept_pump(w, s);

@@ -309,7 +309,7 @@ void rp__worker_sweep(rp_worker *w)
     uint32_t n = rp_atomic_load_u32(&loop->nslots);
     for (uint32_t i = 0; i < n; i++) {
         rp_sock *s = rp__sock_at(loop, i);
-        if (!s || s->type == RP_SOCK_FREE || s->worker != w || (s->flags & RP_SF_CLOSE_STARTED))
+        if (!s || rp_atomic_load_u32(&s->owner) != w->index + 1u || (s->flags & RP_SF_CLOSE_STARTED))
             continue;
         rp_atomic_store_u32(&s->closing, 1);
         rp__sock_close_begin(w, s, NULL);

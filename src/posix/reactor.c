@@ -225,8 +225,8 @@ void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
             continue;
         }
         rp_sock *s = rp__sock_at(w->loop, (uint32_t)token - 1u);
-        if (!s || s->type == RP_SOCK_FREE || s->worker != w ||
-            rp_atomic_relaxed_u32(&s->gen) != (uint32_t)(token >> 32))
+        if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(token >> 32) ||
+            rp_atomic_relaxed_u32(&s->owner) != w->index + 1u)
             continue; /* stale: the socket was closed after the event was queued */
         on_event(w, s, r->events[i].events);
     }

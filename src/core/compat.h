@@ -6,21 +6,14 @@
 #  define RP_THREAD_LOCAL __declspec(thread)
 #  define RP_LIKELY(x) (x)
 #  define RP_UNLIKELY(x) (x)
-#  define RP_CPU_RELAX() YieldProcessor()
 #elif defined(__GNUC__) || defined(__clang__)
 #  define RP_THREAD_LOCAL _Thread_local
 #  define RP_LIKELY(x) __builtin_expect(!!(x), 1)
 #  define RP_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#  if defined(__x86_64__) || defined(__i386__)
-#    define RP_CPU_RELAX() __builtin_ia32_pause()
-#  else
-#    define RP_CPU_RELAX() ((void)0)
-#  endif
 #else
 #  define RP_THREAD_LOCAL _Thread_local
 #  define RP_LIKELY(x) (x)
 #  define RP_UNLIKELY(x) (x)
-#  define RP_CPU_RELAX() ((void)0)
 #endif
 
 #define RP_UNUSED(x) ((void)(x))

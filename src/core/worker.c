@@ -7,6 +7,8 @@
 
 RP_THREAD_LOCAL rp_worker *rp__current;
 
+#define DELIVERY_ROUNDS 4
+
 int rp_opq_remove(rp_opq *q, rp_op *op)
 {
     rp_op *prev = NULL;
@@ -223,7 +225,7 @@ static int deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout)
         while (rp_atomic_load_u32(&p->cancel) == RP_CANCEL_QUEUED) {
             rp__drain_cancels(w);
             if (rp_atomic_load_u32(&p->cancel) == RP_CANCEL_QUEUED)
-                RP_CPU_RELAX();
+                rp_thread_yield(); /* the requester is between its flag and its push */
         }
         p->iflags = 0;
         p->place = RP_PLACE_TRANSIT;
@@ -277,28 +279,33 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
     w->now = rp_now_ns();
     fire_timers(w);
 
-    /* Deliver only what is ready now; what callbacks make ready waits for the next iteration. */
-    rp_op *batch = w->ready_head;
-    w->ready_head = w->ready_tail = NULL;
+    /* Deliver in rounds: a round hands out only what was ready when it began, so a callback whose
+     * resubmission completes at once cannot starve I/O; a few rounds per iteration save a trip through the
+     * backend for the common "recv done -> send -> send done" chain. rp_loop_poll takes one round, so an op
+     * appears at most once per call. */
     int delivered = 0;
-    while (batch) {
-        if (out && delivered >= max) {
-            /* Put the rest back in front of anything queued meanwhile. */
-            rp_op *last = batch;
-            while (RP_PRIV(last)->ready_next)
-                last = RP_PRIV(last)->ready_next;
-            RP_PRIV(last)->ready_next = w->ready_head;
-            if (!w->ready_head)
-                w->ready_tail = last;
-            w->ready_head = batch;
-            break;
+    for (int round = 0; round < (out ? 1 : DELIVERY_ROUNDS) && w->ready_head; round++) {
+        rp_op *batch = w->ready_head;
+        w->ready_head = w->ready_tail = NULL;
+        while (batch) {
+            if (out && delivered >= max) {
+                /* Put the rest back in front of anything queued meanwhile. */
+                rp_op *last = batch;
+                while (RP_PRIV(last)->ready_next)
+                    last = RP_PRIV(last)->ready_next;
+                RP_PRIV(last)->ready_next = w->ready_head;
+                if (!w->ready_head)
+                    w->ready_tail = last;
+                w->ready_head = batch;
+                break;
+            }
+            rp_op *op = batch;
+            batch = RP_PRIV(op)->ready_next;
+            if (out)
+                deliver(w, op, out, &delivered);
+            else
+                delivered += deliver(w, op, NULL, NULL);
         }
-        rp_op *op = batch;
-        batch = RP_PRIV(op)->ready_next;
-        if (out)
-            deliver(w, op, out, &delivered);
-        else
-            delivered += deliver(w, op, NULL, NULL);
     }
     return delivered;
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every test: the conformance suite on every backend this machine has, built with gcc (-Werror),
+# with clang under AddressSanitizer+UndefinedBehaviorSanitizer, and with clang under ThreadSanitizer;
+# then an epoll-only build without liburing, and an install consumed through find_package and pkg-config.
+# Installs what it needs on Debian/Ubuntu. Usage: bash scripts/test.sh [quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+packages=(cmake make gcc g++ clang pkg-config liburing-dev libgtest-dev libuv1-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+# The suite holds a few thousand sockets at once.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+suite() {
+  local name=$1; shift
+  echo "== [$name] configure and build"
+  cmake -S "$root" -B "$root/build/$name" -DRINGPORT_WERROR=ON -DRINGPORT_BUILD_BENCH=OFF "$@" >/dev/null
+  cmake --build "$root/build/$name" -j"$jobs" >/dev/null
+  echo "== [$name] ctest"
+  ctest --test-dir "$root/build/$name" --output-on-failure -j"$jobs" --timeout 600
+}
+
+suite gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
+if [ "${1:-}" = "quick" ]; then exit 0; fi
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# The scale of the heaviest tests under the sanitizers' 2-15x slowdown.
+RINGPORT_TEST_SCALE=${RINGPORT_TEST_SCALE:-0.25} \
+  suite asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DRINGPORT_SANITIZE=address,undefined
+RINGPORT_TEST_SCALE=${RINGPORT_TEST_SCALE:-0.25} \
+  suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DRINGPORT_SANITIZE=thread
+
+echo "== [no-uring] build without liburing: epoll only"
+RINGPORT_TEST_BACKENDS=epoll suite no-uring -DCMAKE_BUILD_TYPE=Release -DRINGPORT_WITH_IO_URING=OFF \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+
+echo "== [install] install, then build a consumer with find_package and with pkg-config"
+prefix="$root/build/install-root"
+rm -rf "$prefix" "$root/build/consumer"
+cmake --install "$root/build/gcc" --prefix "$prefix" >/dev/null
+cmake -S "$root/tests/consumer" -B "$root/build/consumer" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$root/build/consumer" >/dev/null
+"$root/build/consumer/consumer_static"
+"$root/build/consumer/consumer_shared"
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig" \
+  sh -c 'cc -std=c11 -Wall -Wextra -Werror tests/consumer/consumer.c $(pkg-config --cflags --libs --static ringport) -o build/consumer/consumer_pc'
+LD_LIBRARY_PATH="$prefix/lib:$prefix/lib/x86_64-linux-gnu" "$root/build/consumer/consumer_pc"
+echo "== all test suites passed"

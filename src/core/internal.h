@@ -303,6 +303,7 @@ void rp__worker_sweep(rp_worker *w);
 void rp__cancel_handle(rp_worker *w, rp_op *op);
 void rp__drain_cancels(rp_worker *w);
 void rp__close_async(rp_worker *w, rp_sock *s);
+void rp__drain_closes(rp_worker *w);
 
 /* stream logic shared by all backends (core/stream.c) */
 void rp__op_start(rp_worker *w, rp_op *op);

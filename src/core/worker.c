@@ -139,7 +139,7 @@ void rp__close_async(rp_worker *w, rp_sock *s)
     wake_if_sleeping(w);
 }
 
-static void drain_closes(rp_worker *w)
+void rp__drain_closes(rp_worker *w)
 {
     rp_sock *s = rp_atomic_exchange_ptr(&w->close_inbox, NULL);
     while (s) {
@@ -259,7 +259,7 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
 {
     w->now = rp_now_ns();
     drain_inbox(w);
-    drain_closes(w);
+    rp__drain_closes(w);
     rp__drain_cancels(w);
     fire_timers(w);
 
@@ -313,6 +313,7 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
 void rp__worker_sweep(rp_worker *w)
 {
     rp_loop *loop = w->loop;
+    rp__drain_closes(w); /* a queued close must not outlive the socket the sweep is about to release */
     uint32_t n = rp_atomic_load_u32(&loop->nslots);
     for (uint32_t i = 0; i < n; i++) {
         rp_sock *s = rp__sock_at(loop, i);

@@ -226,7 +226,7 @@ void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
         }
         rp_sock *s = rp__sock_at(w->loop, (uint32_t)token - 1u);
         if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(token >> 32) ||
-            rp_atomic_relaxed_u32(&s->owner) != w->index + 1u)
+            rp_atomic_load_u32(&s->owner) != w->index + 1u) /* acquire: the creator's writes */
             continue; /* stale: the socket was closed after the event was queued */
         on_event(w, s, r->events[i].events);
     }

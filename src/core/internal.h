@@ -329,6 +329,7 @@ int rp__net_close(rp_fd fd);
 int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts);
 int rp__net_set_nodelay(rp_fd fd, int on);
 int rp__net_set_nonblocking(rp_fd fd);
+int rp__net_prepare_accepted(rp_fd fd);
 int rp__net_local_addr(rp_fd fd, rp_addr *out);
 int rp__net_peer_addr(rp_fd fd, rp_addr *out);
 int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len);

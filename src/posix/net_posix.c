@@ -79,6 +79,17 @@ int rp__net_socket(int family, int nonblocking, rp_fd *out)
     return 0;
 }
 
+int rp__net_prepare_accepted(rp_fd fd)
+{
+    /* Where accept4 is missing: what SOCK_NONBLOCK | SOCK_CLOEXEC and MSG_NOSIGNAL give elsewhere. */
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+#if defined(SO_NOSIGPIPE)
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on);
+#endif
+    return rp__net_set_nonblocking(fd);
+}
+
 int rp__net_close(rp_fd fd)
 {
     return close(fd) == 0 ? 0 : rp__from_errno(errno);

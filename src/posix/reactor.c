@@ -118,7 +118,7 @@ static void try_accept(rp_worker *w, rp_sock *s)
         int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
         int fd = accept(s->fd, NULL, NULL);
-        if (fd >= 0 && rp__net_set_nonblocking(fd) != 0) {
+        if (fd >= 0 && rp__net_prepare_accepted(fd) != 0) {
             close(fd);
             continue;
         }

@@ -19,6 +19,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The kqueue backend builds on Linux against libkqueue when pkg-config finds it (not packaged in Debian:
+# build it yourself, e.g. into /opt/libkqueue); without it the suite runs io_uring and epoll only.
+for d in /opt/libkqueue /usr/local; do
+  for pc in "$d"/lib/pkgconfig "$d"/lib/*/pkgconfig; do
+    [ -f "$pc/libkqueue.pc" ] && export PKG_CONFIG_PATH="$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  done
+done
+if pkg-config --exists libkqueue 2>/dev/null; then
+  echo "== libkqueue $(pkg-config --modversion libkqueue) found: the kqueue backend is tested too"
+  export LD_LIBRARY_PATH="$(pkg-config --variable=libdir libkqueue)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+
 jobs=$(nproc)
 # The suite holds a few thousand sockets at once.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -26,7 +38,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 suite() {
   local name=$1; shift
   echo "== [$name] configure and build"
-  cmake -S "$root" -B "$root/build/$name" -DRINGPORT_WERROR=ON -DRINGPORT_BUILD_BENCH=OFF "$@" >/dev/null
+  cmake -S "$root" -B "$root/build/$name" -DRINGPORT_WERROR=ON -DRINGPORT_BUILD_BENCH=OFF \
+    -DRINGPORT_WITH_KQUEUE=ON "$@" >/dev/null
   cmake --build "$root/build/$name" -j"$jobs" >/dev/null
   echo "== [$name] ctest"
   ctest --test-dir "$root/build/$name" --output-on-failure -j"$jobs" --timeout 600

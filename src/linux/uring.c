@@ -208,7 +208,7 @@ static void start_accept(rp_worker *w, rp_sock *s)
 
 static void start_connect(rp_worker *w, rp_sock *s)
 {
-    int len;
+    int len = 0;
     rp__net_to_sockaddr(&RP_PRIV(s->connect_op)->u.connect.addr, &s->u.stream.peer, &len);
     struct io_uring_sqe *sqe = get_sqe(w);
     io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.stream.peer, (socklen_t)len);

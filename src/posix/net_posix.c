@@ -158,7 +158,7 @@ int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
     struct sockaddr_storage ss;
-    int len;
+    int len = 0;
     rp__net_to_sockaddr(addr, &ss, &len);
     if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) != 0)
         return rp__from_errno(errno);

@@ -140,7 +140,7 @@ static void try_accept(rp_worker *w, rp_sock *s)
 static void start_connect(rp_worker *w, rp_sock *s)
 {
     rp_op *op = s->connect_op;
-    int len;
+    int len = 0;
     rp__net_to_sockaddr(&RP_PRIV(op)->u.connect.addr, &s->u.stream.peer, &len);
     int rc;
     do {

@@ -68,11 +68,15 @@ static const rp_backend_vtable *backend_table(rp_backend b)
 }
 
 /* AUTO's order of preference on this platform. */
+/* AUTO's order of preference: the platform's native backends only (kqueue through libkqueue on Linux
+ * is there for testing and must be asked for). */
 static const rp_backend auto_order[] = {
 #if defined(_WIN32)
     RP_BACKEND_IOCP,
+#elif defined(__linux__)
+    RP_BACKEND_IO_URING, RP_BACKEND_EPOLL,
 #else
-    RP_BACKEND_IO_URING, RP_BACKEND_EPOLL, RP_BACKEND_KQUEUE,
+    RP_BACKEND_KQUEUE,
 #endif
 };
 
@@ -109,10 +113,10 @@ static int choose_backend(rp_loop *loop, rp_backend requested)
     int last = RP_ENOSYS;
     for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0]; i++) {
         const rp_backend_vtable *vt = backend_table(auto_order[i]);
-        if (!vt)
-            continue;
         why[0] = '\0';
-        int err = vt->probe(why, sizeof why);
+        int err = vt ? vt->probe(why, sizeof why) : RP_ENOSYS;
+        if (!vt)
+            snprintf(why, sizeof why, "not built in (built without its library)");
         if (err == 0) {
             loop->backend = vt;
             return 0;

@@ -134,6 +134,7 @@ static int kq_wait(void *state, int64_t timeout_ns, rp_poll_event *events, int m
         struct kevent *e = &p->raw[i];
         if (e->flags & EV_ERROR)
             continue; /* a change that did not apply (e.g. deleting an absent write filter) */
+        events[out].error = 0;
         if (e->filter == EVFILT_USER) {
             events[out].token = 0;
             events[out].events = 0;
@@ -145,8 +146,10 @@ static int kq_wait(void *state, int64_t timeout_ns, rp_poll_event *events, int m
             ev |= RP_EV_READ;
         else if (e->filter == EVFILT_WRITE)
             ev |= RP_EV_WRITE;
-        if (e->flags & EV_EOF)
+        if (e->flags & EV_EOF) {
             ev |= RP_EV_ERROR;
+            events[out].error = (int)e->fflags; /* the socket error, if any */
+        }
         events[out].token = (uint64_t)(uintptr_t)e->udata;
         events[out].events = ev;
         out++;

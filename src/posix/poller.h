@@ -13,6 +13,7 @@
 typedef struct rp_poll_event {
     uint64_t token;
     uint32_t events;
+    int error; /* errno the mechanism reported with the event (kqueue's EV_EOF fflags), else 0 */
 } rp_poll_event;
 
 typedef struct rp_poller_vtable {

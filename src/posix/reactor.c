@@ -155,12 +155,14 @@ static void start_connect(rp_worker *w, rp_sock *s)
     }
 }
 
-static void finish_connect(rp_worker *w, rp_sock *s)
+static void finish_connect(rp_worker *w, rp_sock *s, int event_error)
 {
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
+    if (err == 0)
+        err = event_error; /* the mechanism may have read (and so cleared) SO_ERROR itself: libkqueue does */
     if (err == EINPROGRESS || err == EALREADY)
         return; /* spurious wake-up */
     if (!s->sendq.head)
@@ -194,7 +196,7 @@ void rp__reactor_sock_close(rp_worker *w, rp_sock *s)
         R(w)->pv->del(R(w)->poller, s->fd);
 }
 
-static void on_event(rp_worker *w, rp_sock *s, uint32_t ev)
+static void on_event(rp_worker *w, rp_sock *s, uint32_t ev, int error)
 {
     if (s->flags & RP_SF_CLOSE_STARTED)
         return;
@@ -206,7 +208,7 @@ static void on_event(rp_worker *w, rp_sock *s, uint32_t ev)
     }
     if (ev & (RP_EV_WRITE | RP_EV_ERROR)) {
         if (s->active & RP_DIR_CONNECT)
-            finish_connect(w, s);
+            finish_connect(w, s, error);
         else if (s->active & RP_DIR_SEND)
             try_send(w, s);
         else if ((s->flags & RP_SF_WRITE_INTEREST) && !(s->flags & RP_SF_CLOSE_STARTED))
@@ -228,6 +230,6 @@ void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
         if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(token >> 32) ||
             rp_atomic_load_u32(&s->owner) != w->index + 1u) /* acquire: the creator's writes */
             continue; /* stale: the socket was closed after the event was queued */
-        on_event(w, s, r->events[i].events);
+        on_event(w, s, r->events[i].events, r->events[i].error);
     }
 }

@@ -774,7 +774,10 @@ TEST_P(Conformance, DestroyWithLiveSocketsCancelsAndDeliversEverything)
     Finish();
     for (auto &op : ops) {
         EXPECT_EQ(op->finals.load(), 1);
-        EXPECT_EQ(op->op.result, RP_ECANCELED);
+        // A receive may see its peer's close (end of stream) before its own socket is swept.
+        if (op->op.kind == RP_OP_RECV && op->op.result == 0)
+            continue;
+        EXPECT_EQ(op->op.result, RP_ECANCELED) << "kind " << op->op.kind;
     }
 }
 

@@ -392,6 +392,7 @@ struct EchoServer {
                 return;
             auto *c = new Conn{this, o->socket, {}};
             live++;
+            c->op.may_delete_itself = true;
             c->op.fn = [c](rp_op *op) { c->srv->Step(c, op); };
             Recv(c);
         };

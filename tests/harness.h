@@ -44,6 +44,7 @@ struct Op {
     std::atomic<int> completions{0}; // every delivery, including RP_OP_F_MORE ones
     std::atomic<int> finals{0};
     std::atomic<int64_t> last_result{0};
+    bool may_delete_itself = false; // fn may free this Op: count before calling it, touch nothing after
 
     Op() { rp_op_init(&op, &Op::Trampoline, this); }
     explicit Op(std::function<void(rp_op *)> f) : Op() { fn = std::move(f); }
@@ -61,6 +62,13 @@ struct Op {
         self->last_result = o->result;
         self->completions++;
         bool final = !(o->flags & RP_OP_F_MORE);
+        if (self->may_delete_itself) {
+            if (final)
+                self->finals++;
+            if (self->fn)
+                self->fn(o);
+            return;
+        }
         if (self->fn)
             self->fn(o);
         if (final)

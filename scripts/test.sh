@@ -50,7 +50,7 @@ if [ "${1:-}" = "quick" ]; then exit 0; fi
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp"
 # The scale of the heaviest tests under the sanitizers' 2-15x slowdown.
 RINGPORT_TEST_SCALE=${RINGPORT_TEST_SCALE:-0.25} \
   suite asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

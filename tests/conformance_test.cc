@@ -175,6 +175,13 @@ TEST_P(Conformance, SendsAreTransmittedInOrderAndNeverInterleave)
     Op shut;
     ASSERT_EQ(rp_shutdown(loop, shut.get(), a), 0);
     ASSERT_TRUE(WaitFor([&] { return reader.eof.load(); }, 60000));
+    // The peer seeing everything does not order our completions: wait for them before reading results.
+    ASSERT_TRUE(WaitFor([&] {
+        for (auto &op : sends)
+            if (!op->done())
+                return false;
+        return gs.done() && shut.done();
+    }));
     EXPECT_EQ(reader.error.load(), 0);
     for (size_t i = 0; i < sends.size(); i++) {
         EXPECT_EQ(sends[i]->op.result, (int64_t)sizes[i]);

@@ -291,6 +291,7 @@ rp_worker *rp__pick_worker(rp_loop *loop, int index);
 int rp__sock_lookup(rp_loop *loop, rp_socket h, rp_sock **out);
 rp_sock *rp__sock_at(rp_loop *loop, uint32_t index);
 int rp__sock_new(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, rp_sock **out);
+void rp__sock_publish(rp_sock *s); /* after the creator has set every field, before registering it */
 void rp__sock_free(rp_loop *loop, rp_sock *s);
 void rp__pool_free_all(rp_loop *loop);
 

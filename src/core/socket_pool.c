@@ -75,9 +75,14 @@ int rp__sock_new(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, rp_sock *
     rp_atomic_store_u32(&s->wr_shut, 0);
     rp_atomic_fetch_add_u32(&w->live_socks, 1);
     rp_atomic_store_u32(&s->gen, gen);
-    rp_atomic_store_u32(&s->owner, w->index + 1u); /* release: the fields above are visible to the sweep */
     *out = s;
     return 0;
+}
+
+void rp__sock_publish(rp_sock *s)
+{
+    /* Release: every field the creator set is visible to the worker that finds the socket by its owner. */
+    rp_atomic_store_u32(&s->owner, s->worker->index + 1u);
 }
 
 void rp__sock_free(rp_loop *loop, rp_sock *s)

@@ -158,6 +158,7 @@ static int adopt(rp_worker *w, rp_sock *ls, rp_fd fd, rp_socket *out)
     s->family = ls->family;
     if (ls->flags & RP_SF_NODELAY)
         rp__net_set_nodelay(fd, 1);
+    rp__sock_publish(s);
     err = loop->backend->sock_attach(tw, s);
     if (err) {
         s->fd = RP_FD_INVALID;

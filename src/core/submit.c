@@ -289,6 +289,7 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
     s->u.listen.accept_worker = opts->accept_worker;
     if (!(opts->flags & RP_LISTEN_NO_NODELAY))
         s->flags |= RP_SF_NODELAY;
+    rp__sock_publish(s);
     err = loop->backend->sock_attach(w, s);
     if (err) {
         s->fd = RP_FD_INVALID;
@@ -340,6 +341,7 @@ int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_o
         s->family = family;
         if (!(opts->flags & RP_CONNECT_NO_NODELAY))
             s->flags |= RP_SF_NODELAY;
+        rp__sock_publish(s);
         err = loop->backend->sock_attach(w, s);
         if (err) {
             s->fd = RP_FD_INVALID;

@@ -71,7 +71,7 @@ cmake -S "$root/tests/consumer" -B "$root/build/consumer" -DCMAKE_PREFIX_PATH="$
 cmake --build "$root/build/consumer" >/dev/null
 "$root/build/consumer/consumer_static"
 "$root/build/consumer/consumer_shared"
-PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig" \
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
   sh -c 'cc -std=c11 -Wall -Wextra -Werror tests/consumer/consumer.c $(pkg-config --cflags --libs --static ringport) -o build/consumer/consumer_pc'
-LD_LIBRARY_PATH="$prefix/lib:$prefix/lib/x86_64-linux-gnu" "$root/build/consumer/consumer_pc"
+LD_LIBRARY_PATH="$prefix/lib:$prefix/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$root/build/consumer/consumer_pc"
 echo "== all test suites passed"

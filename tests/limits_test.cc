@@ -54,8 +54,8 @@ protected:
         o.workers = GetParam().workers;
         o.queue_depth = depth;
         int err = rp_loop_create(&loop, &o);
-        if (err == RP_ENOSYS)
-            GTEST_SKIP() << "backend not available";
+        if (err == RP_ENOSYS || err == RP_EPERM)
+            GTEST_SKIP() << "backend not available: " << rp_strerror(err);
         ASSERT_EQ(err, 0) << rp_strerror(err);
     }
 

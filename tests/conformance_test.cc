@@ -284,6 +284,26 @@ TEST_P(Conformance, CancelCompletesPendingOpsAndRejectsIdleOnes)
     Finish();
 }
 
+TEST_P(Conformance, CancelEndsASendBlockedOnAPeerThatNeverReads)
+{
+    rp_socket a, b;
+    Pair(&a, &b);
+    std::vector<unsigned char> big(64 << 20, 0x42); // far more than the socket buffers hold
+    Op s, after;
+    ASSERT_EQ(rp_send(loop, s.get(), a, big.data(), big.size()), 0);
+    ASSERT_EQ(rp_send(loop, after.get(), a, big.data(), 16), 0); // queued behind it
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!threaded())
+        rp_loop_run(loop, RP_RUN_NOWAIT);
+    ASSERT_EQ(rp_cancel(loop, s.get()), 0);
+    ASSERT_TRUE(WaitFor([&] { return s.done(); }, 10000)) << "a cancelled send kept going";
+    EXPECT_EQ(s.op.result, RP_ECANCELED);
+    EXPECT_GT(rp_op_sent(s.get()), 0);
+    EXPECT_LT(rp_op_sent(s.get()), (int64_t)big.size());
+    Finish();
+    EXPECT_EQ(after.finals.load(), 1);
+}
+
 TEST_P(Conformance, AcceptSingleAndMultishotCancel)
 {
     uint16_t port;

@@ -147,7 +147,7 @@ static int kq_wait(void *state, int64_t timeout_ns, rp_poll_event *events, int m
         else if (e->filter == EVFILT_WRITE)
             ev |= RP_EV_WRITE;
         if (e->flags & EV_EOF) {
-            ev |= RP_EV_ERROR;
+            ev |= RP_EV_ERROR | (e->filter == EVFILT_READ ? RP_EV_HUP : 0u);
             events[out].error = (int)e->fflags; /* the socket error, if any */
         }
         events[out].token = (uint64_t)(uintptr_t)e->udata;

@@ -133,6 +133,7 @@ enum rp_dir { RP_DIR_RECV = 1, RP_DIR_SEND = 2, RP_DIR_ACCEPT = 4, RP_DIR_CONNEC
 #define RP_SF_NODELAY 0x4u
 #define RP_SF_ACCEPT_BACKOFF 0x8u
 #define RP_SF_WRITE_INTEREST 0x10u /* reactor: write readiness is being watched */
+/* Bits from 0x100 up belong to the backend that owns the socket. */
 
 #define RP_SEND_IOV_MAX 8 /* gather elements copied when a send resumes mid-buffer */
 

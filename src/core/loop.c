@@ -429,6 +429,7 @@ int rp_loop_destroy(rp_loop *loop)
             return RP_EBUSY;
     }
     rp_atomic_store_u32(&loop->destroying, 1);
+    rp_atomic_fence(); /* store-load: a submitter either sees the flag or is counted */
     while (rp_atomic_load_u32(&loop->foreign_submitters))
         rp_thread_yield();
 

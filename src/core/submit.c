@@ -45,6 +45,7 @@ static int guard_enter(submit_guard *g, rp_loop *loop)
     if (!rp__current || rp__current->loop != loop) {
         rp_atomic_fetch_add_u32(&loop->foreign_submitters, 1);
         g->held = 1;
+        rp_atomic_fence(); /* pairs with destroy: its flag store and our count are both seen in order */
     }
     if (rp_atomic_load_u32(&loop->destroying)) {
         if (g->held)
@@ -232,8 +233,10 @@ int rp_close(rp_loop *loop, rp_op *op, rp_socket socket)
     submit_guard g;
     g.loop = loop;
     g.held = !rp__current || rp__current->loop != loop;
-    if (g.held)
+    if (g.held) {
         rp_atomic_fetch_add_u32(&loop->foreign_submitters, 1);
+        rp_atomic_fence();
+    }
     if (op) {
         op_claim(op, RP_OP_CLOSE, s->worker, socket);
         rp__dispatch(s->worker, op);

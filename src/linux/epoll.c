@@ -99,7 +99,8 @@ static int ep_wait(void *state, int64_t timeout_ns, rp_poll_event *events, int m
         events[i].token = p->raw[i].data.u64;
         events[i].error = 0; /* epoll leaves SO_ERROR to be read */
         events[i].events = ((e & (EPOLLIN | EPOLLRDHUP)) ? RP_EV_READ : 0u) | ((e & EPOLLOUT) ? RP_EV_WRITE : 0u) |
-                           ((e & (EPOLLERR | EPOLLHUP)) ? RP_EV_ERROR : 0u);
+                           ((e & (EPOLLERR | EPOLLHUP)) ? RP_EV_ERROR : 0u) |
+                           ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? RP_EV_HUP : 0u);
         if (events[i].token == 0) {
             uint64_t v;
             ssize_t r = read(p->evfd, &v, sizeof v);

@@ -20,6 +20,8 @@
 enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT = 4, TAG_WAKE = 5, TAG_MASK = 7 };
 
 #define RP_SF_ACCEPT_CANCELING 0x100u /* a cancel of the multishot accept is in flight */
+#define RP_SF_RECV_CANCEL 0x200u      /* the active receive was cancelled: do not restart it */
+#define RP_SF_SEND_CANCEL 0x400u      /* the active send was cancelled: a partial result ends it */
 #define CQE_BATCH 128
 
 typedef struct uring_worker {
@@ -243,6 +245,12 @@ static int uring_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
             return 0;
         s->flags |= RP_SF_ACCEPT_CANCELING;
     }
+    /* The request may finish with partial progress instead of -ECANCELED: remember the cancel so the
+     * remainder is not issued as a fresh request that the cancel never reaches. */
+    if (dir == RP_DIR_RECV)
+        s->flags |= RP_SF_RECV_CANCEL;
+    if (dir == RP_DIR_SEND)
+        s->flags |= RP_SF_SEND_CANCEL;
     cancel_request(w, s, tag);
     return 0; /* the request completes with -ECANCELED (or its natural result) */
 }
@@ -263,34 +271,33 @@ static int64_t result_of(int res)
 static void on_recv(rp_worker *w, rp_sock *s, int res)
 {
     s->kernel_refs--;
-    if ((res == -EINTR || res == -EAGAIN) && !(s->flags & RP_SF_CLOSE_STARTED)) {
+    int stopping = (s->flags & (RP_SF_CLOSE_STARTED | RP_SF_RECV_CANCEL)) != 0;
+    if ((res == -EINTR || res == -EAGAIN) && !stopping) {
         start_recv(w, s);
         return;
     }
+    if (res == -EINTR || res == -EAGAIN)
+        res = -ECANCELED;
+    s->flags &= ~RP_SF_RECV_CANCEL;
     rp__io_finish(w, s, RP_DIR_RECV, result_of(res));
 }
 
 static void on_send(rp_worker *w, rp_sock *s, int res)
 {
     s->kernel_refs--;
-    if (res >= 0 && !(s->flags & RP_SF_CLOSE_STARTED)) {
-        if (rp__send_advance(s->sendq.head, (size_t)res))
-            rp__io_finish(w, s, RP_DIR_SEND, 0);
-        else
-            start_send(w, s);
+    int stopping = (s->flags & (RP_SF_CLOSE_STARTED | RP_SF_SEND_CANCEL)) != 0;
+    if (res >= 0 && rp__send_advance(s->sendq.head, (size_t)res)) {
+        s->flags &= ~RP_SF_SEND_CANCEL;
+        rp__io_finish(w, s, RP_DIR_SEND, 0);
         return;
     }
-    if ((res == -EINTR || res == -EAGAIN) && !(s->flags & RP_SF_CLOSE_STARTED)) {
-        start_send(w, s);
+    if ((res >= 0 || res == -EINTR || res == -EAGAIN) && !stopping) {
+        start_send(w, s); /* the rest of the op */
         return;
     }
-    if (res >= 0) { /* sent, but the socket is closing: the op still reports its progress */
-        if (rp__send_advance(s->sendq.head, (size_t)res)) {
-            rp__io_finish(w, s, RP_DIR_SEND, 0);
-            return;
-        }
-        res = -ECANCELED;
-    }
+    if (res >= 0 || res == -EINTR || res == -EAGAIN)
+        res = -ECANCELED; /* stopped part-way: rp_op_sent tells how much went out */
+    s->flags &= ~RP_SF_SEND_CANCEL;
     rp__io_finish(w, s, RP_DIR_SEND, result_of(res));
 }
 

@@ -9,6 +9,7 @@
 #define RP_EV_READ 0x1u
 #define RP_EV_WRITE 0x2u
 #define RP_EV_ERROR 0x4u /* error or hang-up: the next syscall reports what happened */
+#define RP_EV_HUP 0x8u   /* the peer closed its side (or the connection failed): no more read edges */
 
 typedef struct rp_poll_event {
     uint64_t token;

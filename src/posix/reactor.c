@@ -21,6 +21,14 @@ typedef struct reactor {
 
 #define R(w) ((reactor *)(w)->backend)
 
+/* The socket may have unread data. Cleared by a short read or EAGAIN, set again by the next read edge:
+ * with edge-triggered registration every arrival raises an edge, so a receive submitted after a short
+ * read waits for it instead of spending a recv() on EAGAIN (one syscall per message in ping-pong). */
+#define RP_SF_MAYBE_READABLE 0x100u
+/* The peer's FIN (or an error) was seen: it raises no further edge, so reads are always tried from now on
+ * (a short read before the end of stream must not park the next receive). */
+#define RP_SF_PEER_CLOSED 0x200u
+
 int rp__reactor_init(rp_worker *w, const rp_poller_vtable *pv, unsigned depth)
 {
     reactor *r = calloc(1, sizeof *r);
@@ -58,6 +66,7 @@ void rp__reactor_wake(rp_worker *w)
 int rp__reactor_attach(rp_worker *w, rp_sock *s)
 {
     /* Every path that creates a socket for this backend made it non-blocking already. */
+    s->flags |= RP_SF_MAYBE_READABLE;
     return R(w)->pv->add(R(w)->poller, s->fd, RP_SOCK_HANDLE(s));
 }
 
@@ -75,11 +84,14 @@ static void watch_write(rp_worker *w, rp_sock *s, int on)
 
 static void try_recv(rp_worker *w, rp_sock *s)
 {
-    while ((s->active & RP_DIR_RECV) && s->recvq.head) {
+    while ((s->active & RP_DIR_RECV) && s->recvq.head && (s->flags & RP_SF_MAYBE_READABLE)) {
         rp_op_priv *p = RP_PRIV(s->recvq.head);
         ssize_t n = recv(s->fd, p->u.recv.buf, p->u.recv.len, 0);
         if (n < 0 && errno == EINTR)
             continue;
+        if (((n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) || (n > 0 && (size_t)n < p->u.recv.len)) &&
+            !(s->flags & RP_SF_PEER_CLOSED))
+            s->flags &= ~RP_SF_MAYBE_READABLE; /* drained (or nearly): the next edge says when to try */
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return; /* wait for the read edge */
         rp__io_finish(w, s, RP_DIR_RECV, n >= 0 ? (int64_t)n : rp__from_errno(errno));
@@ -92,8 +104,11 @@ static void try_send(rp_worker *w, rp_sock *s)
 {
     while ((s->active & RP_DIR_SEND) && s->sendq.head) {
         rp_op *op = s->sendq.head;
-        rp__send_iov(s, op);
-        ssize_t n = sendmsg(s->fd, &s->u.stream.msg, MSG_NOSIGNAL);
+        size_t iovcnt = rp__send_iov(s, op);
+        /* One buffer (the common case) goes through send(): no msghdr and iovec to copy in. */
+        ssize_t n = iovcnt == 1 ? send(s->fd, s->u.stream.msg.msg_iov[0].iov_base, s->u.stream.msg.msg_iov[0].iov_len,
+                                       MSG_NOSIGNAL)
+                                : sendmsg(s->fd, &s->u.stream.msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -200,7 +215,10 @@ static void on_event(rp_worker *w, rp_sock *s, uint32_t ev, int error)
 {
     if (s->flags & RP_SF_CLOSE_STARTED)
         return;
-    if (ev & (RP_EV_READ | RP_EV_ERROR)) {
+    if (ev & RP_EV_HUP)
+        s->flags |= RP_SF_PEER_CLOSED;
+    if (ev & (RP_EV_READ | RP_EV_ERROR | RP_EV_HUP)) {
+        s->flags |= RP_SF_MAYBE_READABLE;
         if (s->active & RP_DIR_RECV)
             try_recv(w, s);
         if (s->active & RP_DIR_ACCEPT)

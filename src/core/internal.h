@@ -129,7 +129,6 @@ enum rp_dir { RP_DIR_RECV = 1, RP_DIR_SEND = 2, RP_DIR_ACCEPT = 4, RP_DIR_CONNEC
 
 /* rp_sock.flags (worker-owned) */
 #define RP_SF_CLOSE_STARTED 0x1u
-#define RP_SF_CONNECTING 0x2u
 #define RP_SF_NODELAY 0x4u
 #define RP_SF_ACCEPT_BACKOFF 0x8u
 #define RP_SF_WRITE_INTEREST 0x10u /* reactor: write readiness is being watched */
@@ -155,7 +154,6 @@ struct rp_sock {
     rp_opq recvq, sendq, acceptq;
     rp_op *connect_op;
     rp_op *close_op;
-    int close_requested;   /* close accepted (close_op may be NULL) */
     rp_op *timers;         /* timers bound to this socket */
     union {
         struct {
@@ -336,6 +334,5 @@ int rp__net_local_addr(rp_fd fd, rp_addr *out);
 int rp__net_peer_addr(rp_fd fd, rp_addr *out);
 int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len);
 int rp__net_shutdown_write(rp_fd fd);
-int rp__net_last_error(void);
 
 #endif

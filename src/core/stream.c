@@ -311,7 +311,6 @@ void rp__connect_finish(rp_worker *w, rp_sock *s, int err)
 {
     rp_op *op = s->connect_op;
     s->active &= ~RP_DIR_CONNECT;
-    s->flags &= ~RP_SF_CONNECTING;
     s->connect_op = NULL;
     if (!op) {
         rp__sock_maybe_release(w, s);
@@ -383,7 +382,6 @@ void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op)
 {
     const rp_backend_vtable *be = w->loop->backend;
     s->flags |= RP_SF_CLOSE_STARTED;
-    s->close_requested = 1;
     s->close_op = close_op;
 
     stop_direction(w, s, RP_DIR_RECV, &s->recvq);
@@ -494,7 +492,6 @@ void rp__op_start(rp_worker *w, rp_op *op)
             rp__connect_finish(w, s, RP_ECANCELED);
             return;
         }
-        s->flags |= RP_SF_CONNECTING;
         s->active |= RP_DIR_CONNECT;
         w->loop->backend->io_start(w, s, RP_DIR_CONNECT);
         return;

@@ -47,8 +47,6 @@ int rp__from_errno(int e)
     }
 }
 
-int rp__net_last_error(void) { return rp__from_errno(errno); }
-
 int rp__net_set_nonblocking(rp_fd fd)
 {
     int on = 1;

@@ -15,9 +15,17 @@ struct RaiseFdLimit {
     RaiseFdLimit()
     {
         struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-            rl.rlim_cur = rl.rlim_max;
-            setrlimit(RLIMIT_NOFILE, &rl);
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return;
+        // macOS reports an infinite hard limit but refuses it: step down to what it accepts.
+        const rlim_t wanted[] = {rl.rlim_max, 65536, 20000, 10240, 4096};
+        for (rlim_t w : wanted) {
+            if (w <= rl.rlim_cur || w > rl.rlim_max)
+                continue;
+            struct rlimit next = rl;
+            next.rlim_cur = w;
+            if (setrlimit(RLIMIT_NOFILE, &next) == 0)
+                return;
         }
     }
 } raise_fd_limit;

@@ -30,6 +30,10 @@ typedef struct rp_backend_vtable rp_backend_vtable;
 /* ---- op records: the private part of rp_op ---- */
 #define RP_OP_STATE_IDLE 0u
 #define RP_OP_STATE_PENDING 0x52504F50u /* "RPOP": unlikely in garbage, so a stale record reads as idle */
+/* Pending, and a cancel request from another thread is in the worker's cancel inbox. One word with
+ * "pending" so that a cancel can only be queued on a record that is still pending, and a record with a
+ * queued cancel is neither delivered nor resubmitted until the worker has taken the request in. */
+#define RP_OP_STATE_CANCEL_QUEUED 0x52504F43u
 
 /* Where a pending op currently is; only its worker reads or writes this. */
 enum rp_op_place {
@@ -38,9 +42,6 @@ enum rp_op_place {
     RP_PLACE_TIMER,       /* in the timer heap */
     RP_PLACE_READY        /* final result set, waiting in the ready queue */
 };
-
-/* rp_op_priv.cancel: 0 none; 1 requested from another thread, in the cancel inbox; 2 handled */
-enum { RP_CANCEL_NONE = 0, RP_CANCEL_QUEUED = 1, RP_CANCEL_HANDLED = 2 };
 
 /* rp_op_priv.iflags */
 #define RP_IF_MULTISHOT 0x1u  /* multishot accept */
@@ -54,7 +55,7 @@ typedef struct rp_op_priv {
     rp_op *cancel_next;     /* cancel inbox link */
     rp_worker *worker;      /* worker that owns the op while pending */
     rp_atomic_u32 state;    /* RP_OP_STATE_* */
-    rp_atomic_u32 cancel;   /* RP_CANCEL_* */
+    uint32_t cancelled;     /* worker-owned: a cancel reached this submission */
     uint32_t place;         /* enum rp_op_place */
     uint32_t iflags;        /* RP_IF_* */
     rp_socket target;       /* socket the op was submitted on (0 for timers/posts without one) */

@@ -438,7 +438,7 @@ void rp__op_start(rp_worker *w, rp_op *op)
 {
     rp_op_priv *p = RP_PRIV(op);
     rp_sock *s = NULL;
-    int cancelled = rp_atomic_load_u32(&p->cancel) != RP_CANCEL_NONE;
+    int cancelled = p->cancelled || rp_atomic_load_u32(&p->state) == RP_OP_STATE_CANCEL_QUEUED;
 
     if (op->kind == RP_OP_POST) {
         rp__complete(w, op, 0);
@@ -525,11 +525,12 @@ void rp__op_start(rp_worker *w, rp_op *op)
 void rp__cancel_handle(rp_worker *w, rp_op *op)
 {
     rp_op_priv *p = RP_PRIV(op);
-    if (rp_atomic_load_u32(&p->state) != RP_OP_STATE_PENDING)
+    uint32_t state = rp_atomic_load_u32(&p->state);
+    if (state != RP_OP_STATE_PENDING && state != RP_OP_STATE_CANCEL_QUEUED)
         return;
     switch (p->place) {
     case RP_PLACE_TRANSIT:
-        rp_atomic_store_u32(&p->cancel, RP_CANCEL_HANDLED);
+        p->cancelled = 1; /* rp__op_start completes it with RP_ECANCELED */
         return;
     case RP_PLACE_READY:
         return; /* the natural result won */

@@ -7,11 +7,22 @@
 
 #define MAX_SENDV 1024
 
+/* Zeroes the private part except the state word, which other threads may read at any time (rp_cancel,
+ * rp_op_pending): it only ever changes through atomic operations. */
+static void priv_reset(rp_op_priv *p)
+{
+    size_t state_at = offsetof(rp_op_priv, state), after = state_at + sizeof p->state;
+    memset(p, 0, state_at);
+    memset((char *)p + after, 0, sizeof *p - after);
+}
+
 int rp_op_init(rp_op *op, rp_callback cb, void *user)
 {
     if (!op || rp_op_pending(op))
         return RP_EINVAL;
-    memset(op, 0, sizeof *op);
+    memset(op, 0, offsetof(rp_op, internal_));
+    priv_reset(RP_PRIV(op));
+    rp_atomic_store_u32(&RP_PRIV(op)->state, RP_OP_STATE_IDLE);
     op->cb = cb;
     op->user = user;
     return 0;
@@ -21,7 +32,8 @@ int rp_op_pending(const rp_op *op)
 {
     if (!op)
         return 0;
-    return rp_atomic_load_u32(&((rp_op_priv *)(void *)op->internal_)->state) == RP_OP_STATE_PENDING;
+    uint32_t state = rp_atomic_load_u32(&((rp_op_priv *)(void *)op->internal_)->state);
+    return state == RP_OP_STATE_PENDING || state == RP_OP_STATE_CANCEL_QUEUED;
 }
 
 int64_t rp_op_sent(const rp_op *op)
@@ -77,7 +89,7 @@ static int op_check(rp_loop *loop, rp_op *op)
 static void op_claim(rp_op *op, uint32_t kind, rp_worker *w, rp_socket target)
 {
     rp_op_priv *p = RP_PRIV(op);
-    memset(p, 0, sizeof *p);
+    priv_reset(p);
     op->kind = kind;
     op->result = 0;
     op->flags = 0;

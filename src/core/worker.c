@@ -86,25 +86,31 @@ int rp_cancel(rp_loop *loop, rp_op *op)
     if (!loop || !op)
         return RP_EINVAL;
     rp_op_priv *p = RP_PRIV(op);
-    if (rp_atomic_load_u32(&p->state) != RP_OP_STATE_PENDING)
-        return RP_ENOENT;
-    if (op->kind == RP_OP_POST || op->kind == RP_OP_CLOSE)
-        return RP_ENOTSUP;
+    /* Take the record first: while it is marked, it can be neither delivered for the last time nor
+     * resubmitted, so its fields (and later its inbox link) are stable. Only a pending record can be
+     * marked. */
+    uint32_t expected = RP_OP_STATE_PENDING;
+    if (!rp_atomic_cas_u32(&p->state, &expected, RP_OP_STATE_CANCEL_QUEUED))
+        return expected == RP_OP_STATE_CANCEL_QUEUED ? 0 : RP_ENOENT; /* already requested, or idle */
     rp_worker *w = p->worker;
-    if (!w || w->loop != loop)
-        return RP_EINVAL;
-    if (rp__current == w) {
+    int err = 0;
+    if (op->kind == RP_OP_POST || op->kind == RP_OP_CLOSE)
+        err = RP_ENOTSUP;
+    else if (!w || w->loop != loop)
+        err = RP_EINVAL;
+    if (err || rp__current == w) {
+        rp_atomic_store_u32(&p->state, RP_OP_STATE_PENDING); /* release the mark */
+        if (err)
+            return err;
+        /* On the owning worker: act now. */
         if (p->place == RP_PLACE_READY && !(p->iflags & (RP_IF_MULTISHOT | RP_IF_FIRED)) &&
             !(op->kind == RP_OP_TIMEOUT && p->u.timer.period))
             return RP_ENOENT; /* its result is already in: nothing to cancel */
         rp__cancel_handle(w, op);
         return 0;
     }
-    /* From another thread: flag it, then hand it to the worker. The worker will not deliver the op's
-     * final completion while the flag says a request is on its way, so the record stays valid. */
-    uint32_t expected = RP_CANCEL_NONE;
-    if (!rp_atomic_cas_u32(&p->cancel, &expected, RP_CANCEL_QUEUED))
-        return 0; /* a cancel is already requested */
+    /* From another thread: the worker takes the request in before it delivers the op's final
+     * completion, so the record stays valid until then. */
     inbox_push(&w->cancel_inbox, op, &RP_PRIV(op)->cancel_next);
     wake_if_sleeping(w);
     return 0;
@@ -123,7 +129,8 @@ void rp__drain_cancels(rp_worker *w)
     while (fifo) {
         rp_op *op = fifo;
         fifo = RP_PRIV(op)->cancel_next;
-        rp_atomic_store_u32(&RP_PRIV(op)->cancel, RP_CANCEL_HANDLED);
+        RP_PRIV(op)->cancelled = 1;
+        rp_atomic_store_u32(&RP_PRIV(op)->state, RP_OP_STATE_PENDING); /* request taken in */
         if (RP_PRIV(op)->place != RP_PLACE_TRANSIT)
             rp__cancel_handle(w, op);
         /* In transit: rp__op_start sees the flag and completes it with RP_ECANCELED. */
@@ -220,16 +227,18 @@ static int deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout)
             op->socket = p->target;
         else if (op->result < 0)
             op->socket = RP_SOCKET_INVALID;
-        /* A cancel request from another thread may still be in flight: take it in first, so it never
-         * reaches an op the caller has already reused or freed. */
-        while (rp_atomic_load_u32(&p->cancel) == RP_CANCEL_QUEUED) {
-            rp__drain_cancels(w);
-            if (rp_atomic_load_u32(&p->cancel) == RP_CANCEL_QUEUED)
-                rp_thread_yield(); /* the requester is between its flag and its push */
-        }
         p->iflags = 0;
         p->place = RP_PLACE_TRANSIT;
-        rp_atomic_store_u32(&p->state, RP_OP_STATE_IDLE);
+        /* Idle only from plain "pending": a cancel request another thread has queued must be taken in
+         * first, so it never reaches a record the caller has already reused or freed. */
+        for (;;) {
+            uint32_t expected = RP_OP_STATE_PENDING;
+            if (rp_atomic_cas_u32(&p->state, &expected, RP_OP_STATE_IDLE))
+                break;
+            rp__drain_cancels(w);
+            if (rp_atomic_load_u32(&p->state) == RP_OP_STATE_CANCEL_QUEUED)
+                rp_thread_yield(); /* the requester is between its mark and its push */
+        }
     }
 
     rp_socket listener = (!final && op->kind == RP_OP_ACCEPT) ? p->target : 0;

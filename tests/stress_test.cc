@@ -158,6 +158,100 @@ TEST_P(Stress, ConcurrentSubmitCancelAndSendKeepStreamsExact)
     Finish();
 }
 
+// Closes race with submissions and cancels from other threads: a submission either returns an error and
+// never calls back, or completes exactly once; every close completes after the socket's other ops.
+struct RaceOp {
+    rp_op op;
+    std::atomic<int> busy{0};
+    std::atomic<int64_t> accepted{0}, completed{0}, rejected_then_called{0};
+    char buf[64];
+};
+
+void OnRaceOp(rp_op *op)
+{
+    auto *r = static_cast<RaceOp *>(op->user);
+    r->completed++;
+    r->busy = 0;
+}
+
+TEST_P(Stress, ClosesRacingWithSubmissionsAndCancels)
+{
+    if (!threaded())
+        GTEST_SKIP() << "cross-thread stress needs worker threads";
+    const int kPairs = 24, kThreads = 4, kIterations = 5000;
+    std::vector<rp_socket> socks;
+    for (int i = 0; i < kPairs; i++) {
+        rp_socket a, b;
+        Pair(&a, &b);
+        socks.push_back(a);
+        socks.push_back(b);
+    }
+    const size_t kOps = 64;
+    std::vector<RaceOp> ops(kOps);
+    for (auto &r : ops)
+        rp_op_init(&r.op, OnRaceOp, &r);
+    std::vector<RaceOp> closes(socks.size());
+    for (auto &r : closes)
+        rp_op_init(&r.op, OnRaceOp, &r);
+    std::atomic<int> close_accepted{0}, unexpected{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; t++) {
+        threads.emplace_back([&, t] {
+            std::mt19937 rng(777 + t);
+            for (int it = 0; it < kIterations; it++) {
+                size_t si = rng() % socks.size();
+                rp_socket sock = socks[si];
+                RaceOp &r = ops[rng() % kOps];
+                int action = (int)(rng() % 100);
+                if (action < 70) { // receive (0-44) or send (45-69) on a maybe-closed socket
+                    int expected = 0;
+                    if (!r.busy.compare_exchange_strong(expected, 1))
+                        continue;
+                    int rc = action < 45 ? rp_recv(loop, &r.op, sock, r.buf, sizeof r.buf)
+                                         : rp_send(loop, &r.op, sock, r.buf, 1 + rng() % sizeof r.buf);
+                    if (rc == 0) {
+                        r.accepted++;
+                    } else {
+                        if (rc != RP_EBADF && rc != RP_ESHUTDOWN)
+                            unexpected++;
+                        r.busy = 0;
+                    }
+                } else if (action < 97) {
+                    int rc = rp_cancel(loop, &r.op);
+                    if (rc != 0 && rc != RP_ENOENT)
+                        unexpected++;
+                } else {
+                    RaceOp &c = closes[si];
+                    int expected = 0;
+                    if (!c.busy.compare_exchange_strong(expected, 1))
+                        continue;
+                    int rc = rp_close(loop, &c.op, sock);
+                    if (rc == 0) {
+                        c.accepted++;
+                        close_accepted++;
+                    } else {
+                        if (rc != RP_EBADF)
+                            unexpected++;
+                        c.busy = 0;
+                    }
+                }
+            }
+        });
+    }
+    for (auto &th : threads)
+        th.join();
+    EXPECT_EQ(unexpected.load(), 0);
+    for (auto &c : closes)
+        EXPECT_LE(c.accepted.load(), 1) << "a socket was closed twice";
+    // Whatever is still pending ends with the loop; then every accepted submission has completed once.
+    Finish();
+    for (auto &r : ops)
+        EXPECT_EQ(r.accepted.load(), r.completed.load());
+    for (auto &c : closes)
+        EXPECT_EQ(c.accepted.load(), c.completed.load());
+    EXPECT_GT(close_accepted.load(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Stress, ::testing::ValuesIn(AllModes()), ModeName);
 
 } // namespace

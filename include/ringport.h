@@ -248,7 +248,9 @@ struct rp_op {
     uint64_t internal_[19];
 };
 
-/* Zeroes op and sets its callback and user pointer. Returns RP_EINVAL if op is NULL or pending. */
+/* Zeroes op and sets its callback and user pointer. It reads nothing from op, so it may be used on fresh
+ * memory; it must not be used on a pending op (one submitted and not yet finally completed): that record
+ * belongs to ringport. Returns 0, or RP_EINVAL if op is NULL. Any thread. */
 RP_API int rp_op_init(rp_op *op, rp_callback cb, void *user);
 
 /* 1 if op has been submitted and its final completion has not been delivered yet, else 0. */

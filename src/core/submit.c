@@ -18,7 +18,8 @@ static void priv_reset(rp_op_priv *p)
 
 int rp_op_init(rp_op *op, rp_callback cb, void *user)
 {
-    if (!op || rp_op_pending(op))
+    /* The record may be fresh memory: nothing in it is read, so initialising never depends on garbage. */
+    if (!op)
         return RP_EINVAL;
     memset(op, 0, offsetof(rp_op, internal_));
     priv_reset(RP_PRIV(op));

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-packages=(cmake make gcc g++ clang pkg-config liburing-dev libgtest-dev libuv1-dev)
+packages=(cmake make gcc g++ clang pkg-config liburing-dev libgtest-dev libuv1-dev valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -47,6 +47,10 @@ suite() {
 
 suite gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
 if [ "${1:-}" = "quick" ]; then exit 0; fi
+
+echo "== [valgrind] memcheck of the conformance suite on epoll (io_uring's kernel-written memory is invisible to it)"
+RINGPORT_TEST_SCALE=0.1 valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite -q \
+  "$root/build/gcc/tests/conformance_test" --gtest_brief=1 --gtest_filter='*epoll_*:Errors.*:Addr.*:Loop.*'
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

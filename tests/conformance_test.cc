@@ -6,6 +6,7 @@
 #include <cmath>
 #include <arpa/inet.h>
 #include <cstring>
+#include <fcntl.h>
 #include <map>
 #include <mutex>
 #include <netinet/in.h>
@@ -807,6 +808,60 @@ TEST_P(Conformance, DestroyWithLiveSocketsCancelsAndDeliversEverything)
             continue;
         EXPECT_EQ(op->op.result, RP_ECANCELED) << "kind " << op->op.kind;
     }
+}
+
+// ---- descriptors ----
+int OpenDescriptors()
+{
+    int n = 0;
+    for (int fd = 0; fd < 8192; fd++)
+        n += fcntl(fd, F_GETFD) != -1;
+    return n;
+}
+
+TEST_P(Conformance, DestroyLeavesNoDescriptorBehind)
+{
+#if defined(__linux__)
+    if (GetParam().backend == RP_BACKEND_KQUEUE)
+        GTEST_SKIP() << "libkqueue opens and closes descriptors of its own from a helper thread";
+#endif
+    Finish(); // the fixture's loop was created before the first count
+    int before = OpenDescriptors();
+    rp_loop_options o;
+    rp_loop_options_init(&o);
+    o.backend = GetParam().backend;
+    o.workers = GetParam().workers;
+    ASSERT_EQ(rp_loop_create(&loop, &o), 0);
+    if (!threaded()) {
+        heartbeat = std::make_unique<Op>();
+        ASSERT_EQ(rp_timeout(loop, heartbeat->get(), RP_SOCKET_INVALID, 5, 5), 0);
+    }
+    rp_socket a, b, c, d;
+    Pair(&a, &b);
+    Pair(&c, &d);
+    CloseAndWait(c); // one closed normally, the rest left to destroy
+    uint16_t port;
+    rp_socket ls = Listen(&port);
+    Op acc, r1, r2, refused;
+    ASSERT_EQ(rp_accept(loop, acc.get(), ls, RP_ACCEPT_MULTISHOT), 0);
+    char buf[8];
+    ASSERT_EQ(rp_recv(loop, r1.get(), a, buf, sizeof buf), 0);
+    ASSERT_EQ(rp_recv(loop, r2.get(), d, buf, sizeof buf), 0);
+    rp_addr addr;
+    rp_addr_parse(&addr, "127.0.0.1", port);
+    std::vector<std::unique_ptr<Op>> conns;
+    for (int i = 0; i < 8; i++) { // accepted and waiting in the listener's queue at destroy
+        conns.push_back(std::make_unique<Op>());
+        ASSERT_EQ(rp_connect(loop, conns.back()->get(), &addr, nullptr), 0);
+    }
+    ASSERT_TRUE(WaitFor([&] {
+        for (auto &op : conns)
+            if (!op->done())
+                return false;
+        return true;
+    }));
+    Finish();
+    EXPECT_EQ(OpenDescriptors(), before) << "descriptors leaked by a loop's life";
 }
 
 // ---- caller-driven specifics ----

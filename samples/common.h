@@ -66,4 +66,17 @@ static long sample_opt_long(int argc, char **argv, const char *name, long dflt)
     return v ? strtol(v, NULL, 10) : dflt;
 }
 
+/* --backend and --workers into loop options; prints and returns -1 on a bad backend name. */
+static int sample_loop_options(int argc, char **argv, rp_loop_options *opts)
+{
+    rp_loop_options_init(opts);
+    const char *backend = sample_opt(argc, argv, "--backend");
+    if (backend && sample_parse_backend(backend, &opts->backend) != 0) {
+        fprintf(stderr, "unknown backend %s\n", backend);
+        return -1;
+    }
+    opts->workers = (int)sample_opt_long(argc, argv, "--workers", RP_WORKERS_PER_CPU);
+    return 0;
+}
+
 #endif

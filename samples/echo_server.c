@@ -87,13 +87,8 @@ static void on_tick(rp_op *op) { (void)op; }
 int main(int argc, char **argv)
 {
     rp_loop_options opts;
-    rp_loop_options_init(&opts);
-    const char *backend = sample_opt(argc, argv, "--backend");
-    if (backend && sample_parse_backend(backend, &opts.backend) != 0) {
-        fprintf(stderr, "unknown backend %s\n", backend);
+    if (sample_loop_options(argc, argv, &opts) != 0)
         return 2;
-    }
-    opts.workers = (int)sample_opt_long(argc, argv, "--workers", RP_WORKERS_PER_CPU);
     const char *host = sample_opt(argc, argv, "--host");
     long port = sample_opt_long(argc, argv, "--port", 7000);
 

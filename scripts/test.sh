@@ -7,17 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-packages=(cmake make gcc g++ clang pkg-config liburing-dev libgtest-dev libuv1-dev valgrind)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source "$root/scripts/install-deps.sh"
+ringport_install_missing cmake make gcc g++ clang pkg-config liburing-dev libgtest-dev libuv1-dev valgrind
 
 # The kqueue backend builds on Linux against libkqueue when pkg-config finds it (not packaged in Debian:
 # build it yourself, e.g. into /opt/libkqueue); without it the suite runs io_uring and epoll only.

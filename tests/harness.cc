@@ -30,7 +30,9 @@ struct RaiseFdLimit {
     }
 } raise_fd_limit;
 
-bool Selected(rp_backend b)
+} // namespace
+
+bool BackendSelected(rp_backend b)
 {
     const char *only = getenv("RINGPORT_TEST_BACKENDS");
     if (!only || !*only)
@@ -38,8 +40,6 @@ bool Selected(rp_backend b)
     std::string list = std::string(",") + only + ",";
     return list.find(std::string(",") + rp_backend_name(b) + ",") != std::string::npos;
 }
-
-} // namespace
 
 std::vector<Mode> AllModes()
 {
@@ -58,7 +58,7 @@ std::string ModeName(const ::testing::TestParamInfo<Mode> &info)
 void LoopTest::SetUp()
 {
     g_reentrant_callbacks = 0;
-    if (!Selected(GetParam().backend))
+    if (!BackendSelected(GetParam().backend))
         GTEST_SKIP() << "not in RINGPORT_TEST_BACKENDS";
     rp_loop_options o;
     rp_loop_options_init(&o);

@@ -23,6 +23,7 @@ struct Mode {
 };
 
 std::vector<Mode> AllModes();
+bool BackendSelected(rp_backend b); // RINGPORT_TEST_BACKENDS (comma list) allows it, or is unset
 std::string ModeName(const ::testing::TestParamInfo<Mode> &info);
 
 // Set while a test thread is inside a submitting call: a callback that sees it set ran re-entrantly.

@@ -17,36 +17,18 @@
 #include <unistd.h>
 #include <vector>
 
+#include "harness.h"
 #include "ringport.h"
 
 namespace {
 
-struct LimitParam {
-    rp_backend backend;
-    int workers;
-};
-
-std::string LimitName(const ::testing::TestParamInfo<LimitParam> &info)
-{
-    return std::string(rp_backend_name(info.param.backend)) + (info.param.workers ? "_threaded" : "_caller");
-}
-
-bool BackendSelected(rp_backend b)
-{
-    const char *only = getenv("RINGPORT_TEST_BACKENDS");
-    if (!only || !*only)
-        return true;
-    std::string list = std::string(",") + only + ",";
-    return list.find(std::string(",") + rp_backend_name(b) + ",") != std::string::npos;
-}
-
-class Limits : public ::testing::TestWithParam<LimitParam> {
+class Limits : public ::testing::TestWithParam<rpt::Mode> {
 protected:
     rp_loop *loop = nullptr;
 
     void Create(unsigned depth)
     {
-        if (!BackendSelected(GetParam().backend))
+        if (!rpt::BackendSelected(GetParam().backend))
             GTEST_SKIP() << "backend not selected";
         rp_loop_options o;
         rp_loop_options_init(&o);
@@ -347,15 +329,15 @@ TEST_P(Limits, EchoThroughTinyQueue)
     loop = nullptr;
 }
 
-std::vector<LimitParam> AllParams()
+std::vector<rpt::Mode> AllParams()
 {
-    std::vector<LimitParam> v;
+    std::vector<rpt::Mode> v;
     for (rp_backend b : {RP_BACKEND_IO_URING, RP_BACKEND_EPOLL, RP_BACKEND_KQUEUE, RP_BACKEND_IOCP})
         for (int workers : {1, 0})
             v.push_back({b, workers});
     return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Limits, ::testing::ValuesIn(AllParams()), LimitName);
+INSTANTIATE_TEST_SUITE_P(Backends, Limits, ::testing::ValuesIn(AllParams()), rpt::ModeName);
 
 } // namespace

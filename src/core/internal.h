@@ -6,14 +6,17 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(_WIN32)
+#include <winsock2.h> /* before anything that includes windows.h */
+#include <ws2tcpip.h>
+#endif
+
 #include "ringport.h"
 #include "core/atomic.h"
 #include "core/compat.h"
 #include "core/thread.h"
 
 #if defined(_WIN32)
-#include <winsock2.h>
-#include <ws2tcpip.h>
 typedef SOCKET rp_fd;
 #define RP_FD_INVALID INVALID_SOCKET
 #else

@@ -111,25 +111,27 @@ static int uring_worker_init(rp_worker *w, unsigned depth, int threaded)
         return RP_ENOMEM;
     struct io_uring_params p;
     int rc = -EINVAL;
+    /* Room for bursts of completions; the kernel refuses more than 65536 CQ entries. */
+    unsigned cq_entries = depth * 4 > 65536 ? 65536 : depth * 4;
     if (threaded && kernel_at_least(6, 1)) {
         /* One ring per thread: the kernel may skip its locking and run completions in our wait. */
         memset(&p, 0, sizeof p);
         p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
                   IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-        p.cq_entries = depth * 4;
+        p.cq_entries = cq_entries;
         rc = io_uring_queue_init_params(depth, &u->ring, &p);
         u->defer_taskrun = rc == 0;
     }
     if (rc < 0 && kernel_at_least(5, 19)) {
         memset(&p, 0, sizeof p);
         p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
-        p.cq_entries = depth * 4;
+        p.cq_entries = cq_entries;
         rc = io_uring_queue_init_params(depth, &u->ring, &p);
     }
     if (rc < 0) {
         memset(&p, 0, sizeof p);
         p.flags = IORING_SETUP_CQSIZE;
-        p.cq_entries = depth * 4;
+        p.cq_entries = cq_entries;
         rc = io_uring_queue_init_params(depth, &u->ring, &p);
     }
     if (rc < 0) {

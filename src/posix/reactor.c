@@ -28,6 +28,9 @@ typedef struct reactor {
 /* The peer's FIN (or an error) was seen: it raises no further edge, so reads are always tried from now on
  * (a short read before the end of stream must not park the next receive). */
 #define RP_SF_PEER_CLOSED 0x200u
+/* The event reported a reset. libkqueue reads (and so clears) SO_ERROR while building the event, after
+ * which recv() returns 0 as if the stream had ended in order: the reset is reported from here instead. */
+#define RP_SF_PEER_RESET 0x400u
 
 int rp__reactor_init(rp_worker *w, const rp_poller_vtable *pv, unsigned depth)
 {
@@ -94,7 +97,10 @@ static void try_recv(rp_worker *w, rp_sock *s)
             s->flags &= ~RP_SF_MAYBE_READABLE; /* drained (or nearly): the next edge says when to try */
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return; /* wait for the read edge */
-        rp__io_finish(w, s, RP_DIR_RECV, n >= 0 ? (int64_t)n : rp__from_errno(errno));
+        int64_t result = n >= 0 ? (int64_t)n : rp__from_errno(errno);
+        if (n == 0 && (s->flags & RP_SF_PEER_RESET))
+            result = RP_ECONNRESET;
+        rp__io_finish(w, s, RP_DIR_RECV, result);
         /* rp__io_finish started the next receive, if any, through io_start. */
         return;
     }
@@ -217,6 +223,8 @@ static void on_event(rp_worker *w, rp_sock *s, uint32_t ev, int error)
         return;
     if (ev & RP_EV_HUP)
         s->flags |= RP_SF_PEER_CLOSED;
+    if ((ev & RP_EV_HUP) && error == ECONNRESET)
+        s->flags |= RP_SF_PEER_RESET;
     if (ev & (RP_EV_READ | RP_EV_ERROR | RP_EV_HUP)) {
         s->flags |= RP_SF_MAYBE_READABLE;
         if (s->active & RP_DIR_RECV)

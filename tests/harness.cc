@@ -1,16 +1,21 @@
 #include "harness.h"
 
 #include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace rpt {
 
-thread_local bool g_in_submit = false;
-std::atomic<int> g_reentrant_callbacks{0};
+thread_local int g_submit_depth = 0;
 
 namespace {
 
-// The suite holds a few thousand descriptors at once.
+// The suite holds a few thousand descriptors at once: raise the soft limit to the hard limit at start.
 struct RaiseFdLimit {
     RaiseFdLimit()
     {
@@ -18,7 +23,7 @@ struct RaiseFdLimit {
         if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
             return;
         // macOS reports an infinite hard limit but refuses it: step down to what it accepts.
-        const rlim_t wanted[] = {rl.rlim_max, 65536, 20000, 10240, 4096};
+        const rlim_t wanted[] = {rl.rlim_max, 1048576, 65536, 20000, 10240, 4096};
         for (rlim_t w : wanted) {
             if (w <= rl.rlim_cur || w > rl.rlim_max)
                 continue;
@@ -30,6 +35,21 @@ struct RaiseFdLimit {
     }
 } raise_fd_limit;
 
+const char *KindName(int kind)
+{
+    switch (kind) {
+    case RP_OP_ACCEPT: return "accept";
+    case RP_OP_CONNECT: return "connect";
+    case RP_OP_RECV: return "recv";
+    case RP_OP_SEND: return "send";
+    case RP_OP_SHUTDOWN: return "shutdown";
+    case RP_OP_CLOSE: return "close";
+    case RP_OP_TIMEOUT: return "timeout";
+    case RP_OP_POST: return "post";
+    default: return "none";
+    }
+}
+
 } // namespace
 
 bool BackendSelected(rp_backend b)
@@ -38,111 +58,448 @@ bool BackendSelected(rp_backend b)
     if (!only || !*only)
         return true;
     std::string list = std::string(",") + only + ",";
-    return list.find(std::string(",") + rp_backend_name(b) + ",") != std::string::npos;
+    std::string cleaned;
+    for (char c : list)
+        if (c != ' ')
+            cleaned += c;
+    return cleaned.find(std::string(",") + rp_backend_name(b) + ",") != std::string::npos;
 }
 
-std::vector<Mode> AllModes()
+std::string ParamName(const ::testing::TestParamInfo<LoopParam> &info)
 {
-    std::vector<Mode> v;
-    for (rp_backend b : {RP_BACKEND_IO_URING, RP_BACKEND_EPOLL, RP_BACKEND_KQUEUE, RP_BACKEND_IOCP})
-        for (int workers : {2, 0})
-            v.push_back({b, workers});
-    return v;
+    return std::string(rp_backend_name(std::get<0>(info.param))) +
+           (std::get<1>(info.param) > 0 ? "_threaded" : "_caller");
 }
 
-std::string ModeName(const ::testing::TestParamInfo<Mode> &info)
+double Scale()
 {
-    return std::string(rp_backend_name(info.param.backend)) + (info.param.workers ? "_threaded" : "_caller");
+    const char *s = getenv("RINGPORT_TEST_SCALE");
+    double v = s && *s ? atof(s) : 1.0;
+    if (!(v > 0))
+        v = 1.0;
+    return v > 100 ? 100 : v;
 }
 
-void LoopTest::SetUp()
+bool Ipv6Available()
 {
-    g_reentrant_callbacks = 0;
-    if (!BackendSelected(GetParam().backend))
-        GTEST_SKIP() << "not in RINGPORT_TEST_BACKENDS";
-    rp_loop_options o;
-    rp_loop_options_init(&o);
-    o.backend = GetParam().backend;
-    o.workers = GetParam().workers;
-    int err = rp_loop_create(&loop, &o);
-    if (err == RP_ENOSYS || err == RP_EPERM) // not built in, not in this kernel, or forbidden by policy
-        GTEST_SKIP() << rp_backend_name(GetParam().backend) << " is not available here: " << rp_strerror(err);
-    ASSERT_EQ(err, 0) << rp_strerror(err);
-    ASSERT_EQ(rp_loop_backend(loop), GetParam().backend);
-    if (!threaded()) {
-        // Bounds every RP_RUN_ONCE so waiting can check its condition and deadline.
-        heartbeat = std::make_unique<Op>();
-        ASSERT_EQ(rp_timeout(loop, heartbeat->get(), RP_SOCKET_INVALID, 5, 5), 0);
-    }
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_addr = in6addr_loopback;
+    bool ok = bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) == 0;
+    close(fd);
+    return ok;
 }
 
-void LoopTest::Finish()
+void FillPattern(unsigned char *p, size_t n, uint64_t seed, uint64_t offset)
 {
-    if (!loop)
-        return;
-    EXPECT_EQ(rp_loop_destroy(loop), 0);
-    loop = nullptr;
-    if (heartbeat) {
-        EXPECT_EQ(heartbeat->finals.load(), 1);
-        EXPECT_EQ(heartbeat->last_result.load(), RP_ECANCELED);
-    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = PatternByte(seed, offset + i);
 }
 
-void LoopTest::TearDown()
-{
-    Finish();
-    EXPECT_EQ(g_reentrant_callbacks.load(), 0) << "a callback ran inside its submitting call";
-}
-
-bool LoopTest::WaitFor(const std::function<bool()> &cond, int timeout_ms)
+bool SleepUntil(const std::function<bool()> &cond, int timeout_ms)
 {
     auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (!cond()) {
         if (std::chrono::steady_clock::now() > end)
             return false;
-        if (threaded())
-            std::this_thread::sleep_for(std::chrono::microseconds(500));
-        else
-            rp_loop_run(loop, RP_RUN_ONCE);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return true;
 }
 
-rp_socket LoopTest::Listen(uint16_t *port, const char *host)
+// ---- Op ----
+void Op::Trampoline(rp_op *o)
+{
+    Op *self = static_cast<Op *>(o->user);
+    LoopTest *fx = self->fx;
+    const bool more = (o->flags & RP_OP_F_MORE) != 0;
+    const int kind = self->expected_kind.load();
+    const int64_t r = o->result;
+    const std::string tag = std::string(KindName(kind)) + " op: "; // short: no allocation
+
+    if (g_submit_depth > 0)
+        fx->Anomaly(tag + "callback ran inside a submitting call");
+    if (o->flags & ~RP_OP_F_MORE)
+        fx->Anomaly(tag + "unknown flag bits " + std::to_string(o->flags));
+    if (more && !self->multishot.load())
+        fx->Anomaly(tag + "RP_OP_F_MORE on a single-shot op");
+    if (self->finals.load() >= self->submits.load())
+        fx->Anomaly(tag + "delivered with no submission pending (a second final completion, or a callback of a "
+                          "rejected submission)");
+    if ((int)o->kind != kind)
+        fx->Anomaly(tag + "op->kind is " + std::to_string(o->kind));
+    int pending = rp_op_pending(o);
+    if (pending != (more ? 1 : 0))
+        fx->Anomaly(tag + "rp_op_pending() is " + std::to_string(pending) + " in a " + (more ? "MORE" : "final") +
+                    " callback");
+    if (r < 0 && (r < RP_EIO || strcmp(rp_strerror((int)r), "unknown error") == 0))
+        fx->Anomaly(tag + "result " + std::to_string(r) + " is not an RP_E* code");
+    if (more && r != 0)
+        fx->Anomaly(tag + "RP_OP_F_MORE completion with result " + std::to_string(r));
+    const int64_t len = self->expected_len.load();
+    const rp_socket sock = self->expected_socket.load();
+    switch (kind) {
+    case RP_OP_RECV:
+        if (r > len)
+            fx->Anomaly(tag + "received " + std::to_string(r) + " bytes into " + std::to_string(len));
+        break;
+    case RP_OP_SEND: {
+        int64_t sent = rp_op_sent(o);
+        if (r >= 0 && r != len)
+            fx->Anomaly(tag + "send completed with " + std::to_string(r) + " of " + std::to_string(len));
+        if (r >= 0 && sent != len)
+            fx->Anomaly(tag + "rp_op_sent() " + std::to_string(sent) + " after a complete send of " +
+                        std::to_string(len));
+        if (r < 0 && (sent < 0 || sent > len))
+            fx->Anomaly(tag + "rp_op_sent() " + std::to_string(sent) + " after a failed send of " +
+                        std::to_string(len));
+        break;
+    }
+    case RP_OP_ACCEPT:
+    case RP_OP_CONNECT:
+        if (r > 0)
+            fx->Anomaly(tag + "positive result " + std::to_string(r));
+        if (r == 0 && o->socket == RP_SOCKET_INVALID)
+            fx->Anomaly(tag + "success without a socket");
+        if (kind == RP_OP_CONNECT && r < 0 && o->socket != RP_SOCKET_INVALID)
+            fx->Anomaly(tag + "failed connect left op->socket set");
+        break;
+    case RP_OP_CLOSE:
+        if (r != 0)
+            fx->Anomaly(tag + "close completed with " + std::to_string(r));
+        break;
+    case RP_OP_POST:
+        if (r != 0 && r != RP_ECANCELED)
+            fx->Anomaly(tag + "post completed with " + std::to_string(r));
+        break;
+    default:
+        if (r > 0)
+            fx->Anomaly(tag + "positive result " + std::to_string(r));
+        break;
+    }
+    if (kind != RP_OP_ACCEPT && kind != RP_OP_CONNECT && o->socket != sock)
+        fx->Anomaly(tag + "op->socket is not the socket it ran on");
+
+    self->last_result = r;
+    self->last_worker = fx->loop ? rp_loop_current_worker(fx->loop) : -3;
+    self->completions++;
+    if (more)
+        self->mores++;
+    if (self->fn && !fx->callbacks_disabled())
+        self->fn(o);
+    if (!more)
+        self->finals++; // last: WaitFor(done) then sees the callback's effects
+}
+
+// ---- LoopTest ----
+void LoopTest::Anomaly(const std::string &what)
+{
+    std::lock_guard<std::mutex> g(anomaly_mu_);
+    anomaly_count_++;
+    if (anomalies_.size() < 40)
+        anomalies_.push_back(what);
+}
+
+void LoopTest::CheckNoAnomalies()
+{
+    std::lock_guard<std::mutex> g(anomaly_mu_);
+    for (; anomalies_reported_ < anomalies_.size(); anomalies_reported_++)
+        ADD_FAILURE() << "completion check failed: " << anomalies_[anomalies_reported_];
+    if (anomaly_count_ > (int)anomalies_.size() && anomalies_reported_ == anomalies_.size()) {
+        ADD_FAILURE() << (anomaly_count_ - (int)anomalies_.size()) << " more completion check failures";
+        anomaly_count_ = (int)anomalies_.size();
+    }
+}
+
+Op *LoopTest::NewOp(std::function<void(rp_op *)> fn)
+{
+    auto op = std::make_unique<Op>();
+    rp_op_init(&op->op, &Op::Trampoline, op.get());
+    op->fx = this;
+    op->fn = std::move(fn);
+    Op *raw = op.get();
+    std::lock_guard<std::mutex> g(arena_mu_);
+    ops_.push_back(std::move(op));
+    return raw;
+}
+
+unsigned char *LoopTest::NewBuf(size_t n, unsigned char fill)
+{
+    return Make<std::vector<unsigned char>>(n ? n : 1, fill)->data();
+}
+
+template <class F> int LoopTest::Submit(Op *op, int kind, bool multishot, rp_socket s, int64_t len, F &&call)
+{
+    int pk = 0;
+    bool pm = false;
+    rp_socket ps = 0;
+    int64_t pl = 0;
+    if (op) {
+        pk = op->expected_kind.exchange(kind);
+        pm = op->multishot.exchange(multishot);
+        ps = op->expected_socket.exchange(s);
+        pl = op->expected_len.exchange(len);
+        op->submits++;
+    }
+    int rc;
+    {
+        SubmitScope scope;
+        rc = call();
+    }
+    if (op && rc != 0) {
+        op->submits--;
+        op->expected_kind = pk;
+        op->multishot = pm;
+        op->expected_socket = ps;
+        op->expected_len = pl;
+    }
+    return rc;
+}
+
+int LoopTest::Recv(Op *op, rp_socket s, void *buf, size_t len)
+{
+    return Submit(op, RP_OP_RECV, false, s, (int64_t)len,
+                  [&] { return rp_recv(loop, op ? op->get() : nullptr, s, buf, len); });
+}
+
+int LoopTest::Send(Op *op, rp_socket s, const void *buf, size_t len)
+{
+    return Submit(op, RP_OP_SEND, false, s, (int64_t)len,
+                  [&] { return rp_send(loop, op ? op->get() : nullptr, s, buf, len); });
+}
+
+int LoopTest::Sendv(Op *op, rp_socket s, const rp_buf *bufs, size_t count, int64_t total)
+{
+    return Submit(op, RP_OP_SEND, false, s, total,
+                  [&] { return rp_sendv(loop, op ? op->get() : nullptr, s, bufs, count); });
+}
+
+int LoopTest::Accept(Op *op, rp_socket listener, uint32_t flags)
+{
+    return Submit(op, RP_OP_ACCEPT, (flags & RP_ACCEPT_MULTISHOT) != 0, RP_SOCKET_INVALID, -1,
+                  [&] { return rp_accept(loop, op ? op->get() : nullptr, listener, flags); });
+}
+
+int LoopTest::Connect(Op *op, const rp_addr &addr, const rp_connect_options *opts)
+{
+    return Submit(op, RP_OP_CONNECT, false, RP_SOCKET_INVALID, -1,
+                  [&] { return rp_connect(loop, op ? op->get() : nullptr, &addr, opts); });
+}
+
+int LoopTest::Shutdown(Op *op, rp_socket s)
+{
+    return Submit(op, RP_OP_SHUTDOWN, false, s, -1,
+                  [&] { return rp_shutdown(loop, op ? op->get() : nullptr, s); });
+}
+
+int LoopTest::Close(Op *op, rp_socket s)
+{
+    return Submit(op, RP_OP_CLOSE, false, s, -1, [&] { return rp_close(loop, op ? op->get() : nullptr, s); });
+}
+
+int LoopTest::Timeout(Op *op, rp_socket s, uint64_t delay_ms, uint64_t repeat_ms)
+{
+    return Submit(op, RP_OP_TIMEOUT, repeat_ms > 0, s, -1,
+                  [&] { return rp_timeout(loop, op ? op->get() : nullptr, s, delay_ms, repeat_ms); });
+}
+
+int LoopTest::Post(Op *op, int worker)
+{
+    return Submit(op, RP_OP_POST, false, RP_SOCKET_INVALID, -1,
+                  [&] { return rp_post(loop, op ? op->get() : nullptr, worker); });
+}
+
+int LoopTest::Cancel(Op *op)
+{
+    SubmitScope scope;
+    return rp_cancel(loop, op ? op->get() : nullptr);
+}
+
+bool LoopTest::WaitFor(const std::function<bool()> &cond, int timeout_ms)
+{
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    bool reported = false;
+    while (!cond()) {
+        if (std::chrono::steady_clock::now() > end)
+            return false;
+        if (threaded() || !loop) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            continue;
+        }
+        int n = rp_loop_run(loop, heartbeat_running() ? RP_RUN_ONCE : RP_RUN_NOWAIT);
+        if (n < 0 && !reported) {
+            ADD_FAILURE() << "rp_loop_run: " << rp_strerror(n);
+            reported = true;
+        }
+        if (n < 0 || !heartbeat_running())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+void LoopTest::Pump(int ms)
+{
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    WaitFor([&] { return std::chrono::steady_clock::now() >= end; }, ms + 60000);
+}
+
+void LoopTest::StopHeartbeat()
+{
+    if (!heartbeat_running() || !loop)
+        return;
+    EXPECT_EQ(Cancel(heartbeat_), 0) << "cancel of the heartbeat timer";
+    EXPECT_TRUE(WaitFor([&] { return heartbeat_->done(); })) << "the cancelled heartbeat never completed";
+    EXPECT_EQ(heartbeat_->last_result.load(), RP_ECANCELED);
+}
+
+int LoopTest::CreateLoop(unsigned queue_depth)
+{
+    rp_loop_options o;
+    rp_loop_options_init(&o);
+    o.backend = backend();
+    o.workers = workers();
+    o.queue_depth = queue_depth;
+    loop = nullptr;
+    heartbeat_ = nullptr;
+    int err = rp_loop_create(&loop, &o);
+    if (err != 0) {
+        loop = nullptr;
+        return err;
+    }
+    EXPECT_EQ(rp_loop_backend(loop), backend());
+    EXPECT_EQ(rp_loop_workers(loop), workers());
+    if (!threaded()) {
+        // Bounds every RP_RUN_ONCE so that waiting can check its condition and deadline.
+        heartbeat_ = NewOp();
+        EXPECT_EQ(Timeout(heartbeat_, RP_SOCKET_INVALID, 5, 5), 0);
+    }
+    return 0;
+}
+
+void LoopTest::SetUp()
+{
+    test_thread_ = std::this_thread::get_id();
+    if (!BackendSelected(backend()))
+        GTEST_SKIP() << rp_backend_name(backend()) << " is not in RINGPORT_TEST_BACKENDS";
+    int err = CreateLoop();
+    // Not built in, not supported by this kernel, or (io_uring) forbidden by policy or seccomp.
+    if (err == RP_ENOSYS || err == RP_EPERM)
+        GTEST_SKIP() << rp_backend_name(backend()) << " is not available here: " << rp_strerror(err);
+    ASSERT_EQ(err, 0) << "rp_loop_create: " << rp_strerror(err);
+}
+
+void LoopTest::CheckOps()
+{
+    std::lock_guard<std::mutex> g(arena_mu_);
+    int reported = 0;
+    for (auto &op : ops_) {
+        int s = op->submits.load(), f = op->finals.load();
+        if (s != f && reported++ < 10)
+            ADD_FAILURE() << KindName(op->expected_kind.load()) << " op: " << s << " accepted submissions but " << f
+                          << " final completions";
+    }
+}
+
+void LoopTest::Finish()
+{
+    if (loop) {
+        StopHeartbeat();
+        int rc = rp_loop_destroy(loop);
+        EXPECT_EQ(rc, 0) << "rp_loop_destroy: " << rp_strerror(rc);
+        loop = nullptr;
+    }
+    CheckOps();
+    CheckNoAnomalies();
+}
+
+void LoopTest::TearDown()
+{
+    // The test body is over: its locals may be gone, so callbacks no longer run its code.
+    callbacks_disabled_ = true;
+    Finish();
+}
+
+rp_socket LoopTest::Listen(uint16_t *port, const char *host, const rp_listen_options *opts)
 {
     rp_addr a;
-    EXPECT_EQ(rp_addr_parse(&a, host, 0), 0);
     rp_socket ls = RP_SOCKET_INVALID;
-    int err = rp_listen(loop, &ls, &a, nullptr);
-    EXPECT_EQ(err, 0) << rp_strerror(err);
-    EXPECT_EQ(rp_socket_local_addr(loop, ls, &a), 0);
+    *port = 0;
+    if (rp_addr_parse(&a, host, 0) != 0) {
+        ADD_FAILURE() << "rp_addr_parse " << host;
+        return ls;
+    }
+    int err = rp_listen(loop, &ls, &a, opts);
+    if (err != 0) {
+        ADD_FAILURE() << "rp_listen " << host << ": " << rp_strerror(err);
+        return RP_SOCKET_INVALID;
+    }
+    err = rp_socket_local_addr(loop, ls, &a);
+    EXPECT_EQ(err, 0) << "rp_socket_local_addr: " << rp_strerror(err);
+    EXPECT_NE(a.port, 0);
     *port = a.port;
     return ls;
 }
 
 void LoopTest::Pair(rp_socket *client, rp_socket *server, const char *host)
 {
+    *client = *server = RP_SOCKET_INVALID;
     uint16_t port;
     rp_socket ls = Listen(&port, host);
-    Op acc, con;
-    ASSERT_EQ(rp_accept(loop, acc.get(), ls, 0), 0);
+    ASSERT_NE(ls, RP_SOCKET_INVALID);
+    Op *acc = NewOp(), *con = NewOp();
+    ASSERT_EQ(Accept(acc, ls), 0);
     rp_addr a;
-    rp_addr_parse(&a, host, port);
-    ASSERT_EQ(rp_connect(loop, con.get(), &a, nullptr), 0);
-    ASSERT_TRUE(WaitFor([&] { return acc.done() && con.done(); }));
-    ASSERT_EQ(acc.op.result, 0) << rp_strerror((int)acc.op.result);
-    ASSERT_EQ(con.op.result, 0) << rp_strerror((int)con.op.result);
-    *client = con.op.socket;
-    *server = acc.op.socket;
+    ASSERT_EQ(rp_addr_parse(&a, host, port), 0);
+    ASSERT_EQ(Connect(con, a), 0);
+    ASSERT_TRUE(WaitFor([&] { return acc->done() && con->done(); })) << "connect/accept never completed";
+    ASSERT_EQ(acc->result(), 0) << rp_strerror((int)acc->result());
+    ASSERT_EQ(con->result(), 0) << rp_strerror((int)con->result());
+    *client = con->socket();
+    *server = acc->socket();
     CloseAndWait(ls);
 }
 
 void LoopTest::CloseAndWait(rp_socket s)
 {
-    Op c;
-    ASSERT_EQ(rp_close(loop, c.get(), s), 0);
-    ASSERT_TRUE(WaitFor([&] { return c.done(); }));
-    EXPECT_EQ(c.op.result, 0);
+    Op *c = NewOp();
+    ASSERT_EQ(Close(c, s), 0);
+    ASSERT_TRUE(WaitFor([&] { return c->done(); })) << "close never completed";
+    EXPECT_EQ(c->result(), 0);
+}
+
+Reader *LoopTest::StartReader(rp_socket s, size_t cap)
+{
+    Reader *r = Make<Reader>();
+    r->s = s;
+    r->cap = cap;
+    r->buf = NewBuf(cap);
+    r->op = NewOp([this, r](rp_op *o) {
+        if (o->result > 0) {
+            {
+                std::lock_guard<std::mutex> g(r->mu);
+                r->got.insert(r->got.end(), r->buf, r->buf + o->result);
+            }
+            r->bytes += (uint64_t)o->result;
+            int rc = Recv(r->op, r->s, r->buf, r->cap);
+            if (rc != 0) {
+                r->error = rc;
+                r->ended = true;
+            }
+            return;
+        }
+        r->error = o->result;
+        r->ended = true;
+    });
+    int rc = Recv(r->op, s, r->buf, cap);
+    EXPECT_EQ(rc, 0) << "reader recv: " << rp_strerror(rc);
+    if (rc != 0) {
+        r->error = rc;
+        r->ended = true;
+    }
+    return r;
 }
 
 } // namespace rpt

@@ -1,113 +1,218 @@
-// Test harness for the conformance suite: a fixture parameterized by backend and threading mode, ops with
-// std::function callbacks that count their completions and check they never run inside a submission,
-// connected socket pairs, and waiting that drives caller-driven loops.
+// Test harness for the ringport conformance suite.
+//
+// LoopTest is a fixture parameterized over (backend, workers): every test runs on each backend this
+// machine has (RP_ENOSYS skips it), with worker threads (2) and caller-driven (0). RINGPORT_TEST_BACKENDS
+// ("epoll,io_uring") restricts the backends; RINGPORT_TEST_SCALE scales the heavy tests.
+//
+// Everything ringport may touch while an op is pending (op records, buffers, per-test state reached from
+// callbacks) is allocated through the fixture (NewOp, NewBuf, Make) and freed only after the loop is
+// destroyed, so a failing assertion that leaves the test body early cannot turn into a use-after-free.
+//
+// Submissions go through the fixture's wrappers (Recv, Send, ..., Cancel). They count accepted
+// submissions per op and mark the calling thread "inside a submitting call"; the op's callback checks
+// every delivery: never inside a submitting call, never after the final completion, RP_OP_F_MORE only on
+// multishot ops, rp_op_pending() consistent, kind/socket/result plausible. TearDown destroys the loop and
+// then checks that every accepted submission got exactly one final completion.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "ringport.h"
 
 namespace rpt {
 
-struct Mode {
-    rp_backend backend;
-    int workers; // 2 = threaded, 0 = caller-driven
-};
+// ---- parameters ----
+using LoopParam = std::tuple<rp_backend, int>; // (backend, workers): 2 = threaded, 0 = caller-driven
 
-std::vector<Mode> AllModes();
-bool BackendSelected(rp_backend b); // RINGPORT_TEST_BACKENDS (comma list) allows it, or is unset
-std::string ModeName(const ::testing::TestParamInfo<Mode> &info);
+// True if RINGPORT_TEST_BACKENDS is unset/empty or lists the backend's name.
+bool BackendSelected(rp_backend b);
+// Readable test-name suffix: "io_uring_threaded", "epoll_caller", ...
+std::string ParamName(const ::testing::TestParamInfo<LoopParam> &info);
+// RINGPORT_TEST_SCALE (default 1.0): multiplies the volume of the heavy tests.
+double Scale();
+// Whether ::1 can be bound on this host.
+bool Ipv6Available();
 
-// Set while a test thread is inside a submitting call: a callback that sees it set ran re-entrantly.
-extern thread_local bool g_in_submit;
-extern std::atomic<int> g_reentrant_callbacks;
+#define RPT_BACKENDS                                                                                       \
+    ::testing::Values(RP_BACKEND_IO_URING, RP_BACKEND_EPOLL, RP_BACKEND_KQUEUE, RP_BACKEND_IOCP)
+// Instantiates a LoopTest-derived fixture over every backend, threaded (2 workers) and caller-driven.
+#define RPT_INSTANTIATE(Fixture)                                                                           \
+    INSTANTIATE_TEST_SUITE_P(Backends, Fixture, ::testing::Combine(RPT_BACKENDS, ::testing::Values(2, 0)),  \
+                             ::rpt::ParamName)
 
-template <class F> auto Submit(F &&f) -> decltype(f())
-{
-    g_in_submit = true;
-    auto r = f();
-    g_in_submit = false;
-    return r;
-}
-
-// An op record with a callback and counters. Keep it alive until its final completion.
-struct Op {
-    rp_op op;
-    std::function<void(rp_op *)> fn;
-    std::atomic<int> completions{0}; // every delivery, including RP_OP_F_MORE ones
-    std::atomic<int> finals{0};
-    std::atomic<int64_t> last_result{0};
-    bool may_delete_itself = false; // fn may free this Op: count before calling it, touch nothing after
-
-    Op() { rp_op_init(&op, &Op::Trampoline, this); }
-    explicit Op(std::function<void(rp_op *)> f) : Op() { fn = std::move(f); }
-    Op(const Op &) = delete;
-    Op &operator=(const Op &) = delete;
-
-    rp_op *get() { return &op; }
-    bool done() const { return finals.load() > 0; }
-
-    static void Trampoline(rp_op *o)
-    {
-        auto *self = static_cast<Op *>(o->user);
-        if (g_in_submit)
-            g_reentrant_callbacks++;
-        self->last_result = o->result;
-        self->completions++;
-        bool final = !(o->flags & RP_OP_F_MORE);
-        if (self->may_delete_itself) {
-            if (final)
-                self->finals++;
-            if (self->fn)
-                self->fn(o);
-            return;
-        }
-        if (self->fn)
-            self->fn(o);
-        if (final)
-            self->finals++; // last: the test may destroy the Op once it sees this
-    }
-};
-
-class LoopTest : public ::testing::TestWithParam<Mode> {
-protected:
-    rp_loop *loop = nullptr;
-    std::unique_ptr<Op> heartbeat;
-
-    void SetUp() override;
-    void TearDown() override;
-
-    bool threaded() const { return GetParam().workers > 0; }
-
-    // Destroys the loop now (delivering every cancellation while the test's records still exist).
-    void Finish();
-
-    // Waits until cond() holds; drives the loop in caller-driven mode. False after timeout.
-    bool WaitFor(const std::function<bool()> &cond, int timeout_ms = 30000);
-
-    // A listener on 127.0.0.1 (or ::1), port chosen by the kernel.
-    rp_socket Listen(uint16_t *port, const char *host = "127.0.0.1");
-
-    // A connected pair: client (from rp_connect) and server (from rp_accept).
-    void Pair(rp_socket *client, rp_socket *server, const char *host = "127.0.0.1");
-
-    // Closes s and waits for the close completion.
-    void CloseAndWait(rp_socket s);
+// ---- "inside a submitting call" ----
+// > 0 while the current thread is inside a ringport call made through a wrapper (or SubmitScope).
+extern thread_local int g_submit_depth;
+struct SubmitScope {
+    SubmitScope() { ++g_submit_depth; }
+    ~SubmitScope() { --g_submit_depth; }
+    SubmitScope(const SubmitScope &) = delete;
+    SubmitScope &operator=(const SubmitScope &) = delete;
 };
 
 // Deterministic byte pattern for stream checks.
 inline unsigned char PatternByte(uint64_t seed, uint64_t offset)
 {
-    uint64_t x = (offset + 1) * 0x9E3779B97F4A7C15ull ^ seed;
-    return (unsigned char)(x >> 29);
+    uint64_t x = (offset + 1) * 0x9E3779B97F4A7C15ull ^ (seed * 0xD1B54A32D192ED03ull);
+    x ^= x >> 31;
+    return (unsigned char)(x >> 17);
 }
+void FillPattern(unsigned char *p, size_t n, uint64_t seed, uint64_t offset = 0);
+
+class LoopTest;
+
+// An op record with a callback and completion bookkeeping. Allocate with LoopTest::NewOp.
+struct Op {
+    rp_op op; // op.user points back to this Op
+    LoopTest *fx = nullptr;
+    std::function<void(rp_op *)> fn; // the test's callback (not run once the fixture tears down)
+
+    std::atomic<int> submits{0};    // accepted submissions
+    std::atomic<int> finals{0};     // final completions delivered
+    std::atomic<int> completions{0}; // every delivery, RP_OP_F_MORE ones included
+    std::atomic<int> mores{0};      // deliveries flagged RP_OP_F_MORE
+    std::atomic<int64_t> last_result{0};
+    std::atomic<int> last_worker{-2}; // rp_loop_current_worker() during the last delivery
+
+    // What the last accepted submission was, for the checks in the callback.
+    std::atomic<int> expected_kind{RP_OP_NONE};
+    std::atomic<bool> multishot{false};
+    std::atomic<rp_socket> expected_socket{RP_SOCKET_INVALID}; // recv/send/shutdown/close: its socket
+    std::atomic<int64_t> expected_len{-1};                     // recv: capacity; send: length
+
+    rp_op *get() { return &op; }
+    // Every accepted submission has had its final completion (and at least one was made).
+    bool done() const
+    {
+        int s = submits.load();
+        return s > 0 && finals.load() == s;
+    }
+    int64_t result() const { return op.result; }
+    rp_socket socket() const { return op.socket; }
+
+    static void Trampoline(rp_op *o);
+};
+
+// Receives a stream until its end or an error, appending every byte (LoopTest::StartReader).
+struct Reader {
+    rp_socket s = RP_SOCKET_INVALID;
+    Op *op = nullptr;
+    unsigned char *buf = nullptr;
+    size_t cap = 0;
+    std::atomic<bool> ended{false};     // end of stream, an error, or a failed resubmission
+    std::atomic<int64_t> error{0};      // the negative result or submission code that ended it, else 0
+    std::atomic<uint64_t> bytes{0};
+    std::vector<unsigned char> Data()
+    {
+        std::lock_guard<std::mutex> g(mu);
+        return got;
+    }
+
+    std::mutex mu;
+    std::vector<unsigned char> got;
+};
+
+class LoopTest : public ::testing::TestWithParam<LoopParam> {
+public:
+    rp_loop *loop = nullptr;
+
+    rp_backend backend() const { return std::get<0>(GetParam()); }
+    int workers() const { return std::get<1>(GetParam()); }
+    bool threaded() const { return workers() > 0; }
+
+    // Records a violation seen on any thread; reported by TearDown (and by CheckNoAnomalies).
+    void Anomaly(const std::string &what);
+    // Reports (as test failures) the violations recorded so far.
+    void CheckNoAnomalies();
+
+    // ---- allocation that outlives the loop ----
+    Op *NewOp(std::function<void(rp_op *)> fn = {});
+    unsigned char *NewBuf(size_t n, unsigned char fill = 0);
+    template <class T, class... A> T *Make(A &&...args)
+    {
+        auto p = std::make_shared<T>(std::forward<A>(args)...);
+        std::lock_guard<std::mutex> g(arena_mu_);
+        keep_.push_back(p);
+        return p.get();
+    }
+
+    // ---- submission wrappers (any thread, callbacks included) ----
+    int Recv(Op *op, rp_socket s, void *buf, size_t len);
+    int Send(Op *op, rp_socket s, const void *buf, size_t len);
+    int Sendv(Op *op, rp_socket s, const rp_buf *bufs, size_t count, int64_t total);
+    int Accept(Op *op, rp_socket listener, uint32_t flags = 0);
+    int Connect(Op *op, const rp_addr &addr, const rp_connect_options *opts = nullptr);
+    int Shutdown(Op *op, rp_socket s);
+    int Close(Op *op, rp_socket s); // op may be nullptr
+    int Timeout(Op *op, rp_socket s, uint64_t delay_ms, uint64_t repeat_ms = 0);
+    int Post(Op *op, int worker);
+    int Cancel(Op *op);
+
+    // ---- driving ----
+    // Waits until cond() holds or the deadline passes (false). Threaded loops: sleep-polls in 1 ms steps;
+    // caller-driven loops: pumps rp_loop_run(RP_RUN_ONCE) (bounded by the heartbeat timer).
+    bool WaitFor(const std::function<bool()> &cond, int timeout_ms = 30000);
+    // Lets the loop run for about ms milliseconds (to see that nothing more arrives).
+    void Pump(int ms);
+    // Caller-driven: cancels the heartbeat timer and waits for its final RP_ECANCELED completion.
+    void StopHeartbeat();
+    bool heartbeat_running() const { return heartbeat_ && !heartbeat_->done(); }
+    Op *heartbeat() const { return heartbeat_; }
+
+    // ---- sockets ----
+    // A listener on host, port 0; *port receives the port the kernel chose.
+    rp_socket Listen(uint16_t *port, const char *host = "127.0.0.1", const rp_listen_options *opts = nullptr);
+    // A connected pair: *client from rp_connect, *server from rp_accept (the listener is closed again).
+    void Pair(rp_socket *client, rp_socket *server, const char *host = "127.0.0.1");
+    // rp_close with an op, and waits for its completion (result 0).
+    void CloseAndWait(rp_socket s);
+    // Keeps a receive pending on s, collecting the stream (recv resubmitted from its callback).
+    Reader *StartReader(rp_socket s, size_t cap = 65536);
+
+    // Cancels the heartbeat, destroys the loop (callbacks still run, delivering every cancellation) and
+    // checks that every accepted submission completed exactly once. Idempotent.
+    void Finish();
+
+    bool callbacks_disabled() const { return callbacks_disabled_.load(); }
+    std::thread::id test_thread() const { return test_thread_; }
+
+protected:
+    void SetUp() override;
+    void TearDown() override;
+
+    // Creates the loop for this test's parameters (SetUp does it; tests that destroyed theirs may call it
+    // again). Returns the rp_loop_create code.
+    int CreateLoop(unsigned queue_depth = 0);
+    void CheckOps();
+
+private:
+    template <class F> int Submit(Op *op, int kind, bool multishot, rp_socket s, int64_t len, F &&call);
+
+    Op *heartbeat_ = nullptr;
+    std::atomic<bool> callbacks_disabled_{false};
+    std::thread::id test_thread_;
+    std::mutex arena_mu_;
+    std::deque<std::unique_ptr<Op>> ops_;
+    std::vector<std::shared_ptr<void>> keep_;
+    std::mutex anomaly_mu_;
+    std::vector<std::string> anomalies_;
+    size_t anomalies_reported_ = 0;
+    int anomaly_count_ = 0;
+};
+
+// Waits for cond with a deadline, sleeping 1 ms between checks (no loop driving). For helper threads.
+bool SleepUntil(const std::function<bool()> &cond, int timeout_ms = 30000);
 
 } // namespace rpt

@@ -252,6 +252,6 @@ TEST_P(Stress, ClosesRacingWithSubmissionsAndCancels)
     EXPECT_GT(close_accepted.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Stress, ::testing::ValuesIn(AllModes()), ModeName);
+RPT_INSTANTIATE(Stress);
 
 } // namespace

@@ -1,72 +1,224 @@
 #!/usr/bin/env bash
-# Side-by-side echo benchmark: ringport (io_uring and epoll, one worker) against libuv and a hand-written
-# epoll server, all driven by the same client (rp_load). Servers run on CPU 0 and the client on CPU 1
-# when taskset is available. Rounds alternate A B A B; the table gives medians and ratios to libuv.
-#   bench/compare.sh BUILD_DIR [ROUNDS=3] [DURATION=3]
-set -euo pipefail
-build=${1:?usage: compare.sh BUILD_DIR [ROUNDS] [DURATION]}
-rounds=${2:-3}
-duration=${3:-3}
+# Side-by-side echo benchmark. Builds nothing: give it a build directory that has samples/echo_server and
+# bench/rp_load (and, for the peers, bench/uv_echo_server and bench/epoll_echo_server).
+#
+#   bash bench/compare.sh BUILD_DIR [ROUNDS (3)] [DURATION seconds (3)]
+#
+# Servers, each with one thread serving, each on its own port, all started once:
+#   ringport_io_uring   samples/echo_server --backend io_uring --workers 1
+#   ringport_epoll      samples/echo_server --backend epoll --workers 1
+#   libuv               bench/uv_echo_server (libuv's model: one loop thread)
+#   epoll_by_hand       bench/epoll_echo_server (edge-triggered, no library)
+# A server that is not built, or cannot run here (e.g. io_uring forbidden), is skipped with the reason.
+#
+# The same client, bench/rp_load (plain epoll, one thread, every echoed byte verified), runs each scenario
+# against each server in turn, alternating A B C D A B C D ... for ROUNDS rounds, so that drift of the
+# machine hits every server alike. The table gives the median of the rounds, the spread (max - min) / median,
+# the ratio to libuv, latency percentiles, and the CPU time the server process used per request (or per MB):
+# with one client thread the client is often the bottleneck, and then server CPU is the telling figure.
+# With taskset and at least 2 CPUs the servers run on CPU 0 and the client on CPU 1.
+#
+# Environment: ROUNDS, DURATION, WARMUP (0.5 s), PORT_BASE (7301), SERVER_CPU (0), CLIENT_CPU (1),
+#   SERVERS (names to run, e.g. "ringport_io_uring libuv"), SCENARIOS (default
+#   "pingpong:1:64 pingpong:50:128 pingpong:500:128 throughput:10:16384", mode:connections:size).
+# Every server started here is stopped on exit, whatever happens (trap EXIT).
+set -uo pipefail
+
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then usage; exit 2; fi
+build=$(cd "$1" 2>/dev/null && pwd) || { echo "compare.sh: no build directory $1" >&2; exit 2; }
+rounds=${2:-${ROUNDS:-3}}
+duration=${3:-${DURATION:-3}}
+warmup=${WARMUP:-0.5}
+port_base=${PORT_BASE:-7301}
+read -r -a scenarios <<<"${SCENARIOS:-pingpong:1:64 pingpong:50:128 pingpong:500:128 throughput:10:16384}"
 load="$build/bench/rp_load"
-pin_server=""; pin_client=""
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_server="taskset -c 0"; pin_client="taskset -c 1"; fi
 
-names=(ringport_io_uring ringport_epoll libuv epoll_by_hand)
-cmds=("$build/samples/echo_server --backend io_uring --workers 1 --port 7301"
-      "$build/samples/echo_server --backend epoll --workers 1 --port 7302"
-      "$build/bench/uv_echo_server --port 7303"
-      "$build/bench/epoll_echo_server --port 7304")
-ports=(7301 7302 7303 7304)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+[ "$(uname -s)" = Linux ] || { echo "compare.sh: Linux only (rp_load uses epoll)" >&2; exit 2; }
+[ -x "$load" ] || { echo "compare.sh: $load is missing: build the bench/ directory first" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: ROUNDS must be a positive integer" >&2; exit 2; }
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+pin_server=(); pin_client=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+  pin_server=(taskset -c "${SERVER_CPU:-0}"); pin_client=(taskset -c "${CLIENT_CPU:-1}")
+fi
+
+all_names=(ringport_io_uring ringport_epoll libuv epoll_by_hand)
+declare -A cmd=(
+  [ringport_io_uring]="$build/samples/echo_server --backend io_uring --workers 1 --host 127.0.0.1 --port"
+  [ringport_epoll]="$build/samples/echo_server --backend epoll --workers 1 --host 127.0.0.1 --port"
+  [libuv]="$build/bench/uv_echo_server --host 127.0.0.1 --port"
+  [epoll_by_hand]="$build/bench/epoll_echo_server --host 127.0.0.1 --port")
+read -r -a wanted <<<"${SERVERS:-${all_names[*]}}"
+
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/ringport-compare.XXXXXX")
+declare -A pid=() port=()
+names=()
+
+stop_server() { # name: SIGINT, then up to 5 s for a clean exit, then SIGKILL
+  local p=${pid[$1]:-}
+  [ -n "$p" ] || return 0
+  kill -INT "$p" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$p" 2>/dev/null; then
+    echo "compare.sh: $1 did not stop on SIGINT within 5 s: killed" >&2
+    kill -KILL "$p" 2>/dev/null || true
+  fi
+  wait "$p" 2>/dev/null
+  local rc=$?
+  unset "pid[$1]"
+  return $rc
+}
+cleanup() {
+  for n in "${!pid[@]}"; do stop_server "$n" >/dev/null 2>&1; done
+  rm -rf "$logdir"
+}
 trap cleanup EXIT
-for i in "${!cmds[@]}"; do
-  $pin_server ${cmds[$i]} >/dev/null &
-  pids+=($!)
-done
-for p in "${ports[@]}"; do
-  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done
-done
+trap 'exit 130' INT TERM
 
-scenarios=("pingpong 1 64" "pingpong 50 128" "pingpong 500 128" "throughput 10 16384")
-echo "kernel $(uname -r), $(nproc) CPUs; servers pinned: ${pin_server:-no}; rounds $rounds x ${duration}s, alternating"
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+echo "== echo comparison: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "kernel $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'))"
+echo "liburing $(pkg-config --modversion liburing 2>/dev/null || echo '?'), libuv $(pkg-config --modversion libuv 2>/dev/null || echo '?')"
+if [ ${#pin_server[@]} -gt 0 ]; then
+  echo "servers pinned to CPU ${SERVER_CPU:-0}, client (rp_load, 1 thread) to CPU ${CLIENT_CPU:-1}"
+else
+  echo "no pinning (taskset missing or a single CPU): server and client share the CPUs"
+fi
+echo "$rounds alternating rounds of ${duration} s (+ ${warmup} s warm-up) per scenario and server"
+cpu_busy() { # percent of all CPUs busy over the next second, from /proc/stat
+  local a b
+  a=$(head -n1 /proc/stat); sleep 1; b=$(head -n1 /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {
+    n = split(a, x); split(b, y); t = 0
+    for (i = 2; i <= n; i++) t += y[i] - x[i]
+    idle = (y[5] - x[5]) + (y[6] - x[6])
+    printf "%.0f", (t > 0 ? 100 * (t - idle) / t : 0) }'
+}
+busy=$(cpu_busy)
+echo "CPU busy before the start (other processes): ${busy}%"
+[ "$busy" -lt 10 ] || echo "warning: the machine is not idle; other processes will add noise to these figures"
+echo
+echo "servers:"
+i=0
+for n in "${wanted[@]}"; do
+  [ -n "${cmd[$n]:-}" ] || { echo "compare.sh: unknown server $n (known: ${all_names[*]})" >&2; exit 2; }
+  p=$((port_base + i)); i=$((i + 1))
+  bin=${cmd[$n]%% *}
+  if [ ! -x "$bin" ]; then printf "  %-18s skipped: %s not built\n" "$n" "$bin"; continue; fi
+  if port_open "$p"; then
+    echo "compare.sh: port $p is already in use: set PORT_BASE to a free range" >&2; exit 1
+  fi
+  "${pin_server[@]}" ${cmd[$n]} "$p" >"$logdir/$n.log" 2>&1 &
+  pid[$n]=$!
+  up=0
+  for _ in $(seq 100); do
+    if port_open "$p"; then up=1; break; fi
+    kill -0 "${pid[$n]}" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ $up = 0 ]; then
+    printf "  %-18s skipped: %s\n" "$n" "$(tail -n1 "$logdir/$n.log" 2>/dev/null || echo 'did not start')"
+    stop_server "$n" >/dev/null 2>&1
+    continue
+  fi
+  names+=("$n"); port[$n]=$p
+  printf "  %-18s %s\n" "$n" "$(head -n1 "$logdir/$n.log")"
+done
+[ ${#names[@]} -gt 0 ] || { echo "compare.sh: no server could run" >&2; exit 1; }
+base=""; for n in "${names[@]}"; do [ "$n" = libuv ] && base=libuv; done
+[ -n "$base" ] || echo "(libuv server not available: no ratios)"
+
 tck=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a server
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
+jget() { sed -nE "s/.*\"$1\":(-?[0-9.]+).*/\1/p" <<<"$2"; }
+stats() { # numbers on stdin -> "median spread%"
+  sort -g | awk '{a[NR] = $1} END {
+    if (NR == 0) { print "- -"; exit }
+    m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    printf "%s %s\n", m, (m > 0 ? sprintf("%.0f", 100 * (a[NR] - a[1]) / m) : "-") }'
+}
 
-echo "server CPU: (user + system time of the server process) / (requests or MB) over the whole run"
-printf "\n%-22s %-18s %14s %9s %8s %8s %12s\n" scenario server "median" "vs libuv" "p50 us" "p99 us" "server CPU"
+failures=0
+declare -A val=() p50=() p99=() p999=() scpu=() ccpu=() bad=()
 for sc in "${scenarios[@]}"; do
-  read -r mode conns size <<<"$sc"
-  declare -A results=() p50s=() p99s=() cpus=()
+  IFS=: read -r mode conns size <<<"$sc"
   for r in $(seq "$rounds"); do
-    for i in "${!names[@]}"; do
-      t0=$(cpu_ticks "${pids[$i]}")
-      out=$($pin_client "$load" --port "${ports[$i]}" --mode "$mode" --connections "$conns" --size "$size" \
-            --duration "$duration" --warmup 0.5 --json)
-      t1=$(cpu_ticks "${pids[$i]}")
-      if [ "$mode" = throughput ]; then v=$(field mb_per_s <<<"$out"); else v=$(field requests_per_s <<<"$out"); fi
-      [ "$(field errors <<<"$out")" = 0 ] || { echo "errors against ${names[$i]}: $out" >&2; exit 1; }
-      results[${names[$i]}]+="$v "
-      p50s[${names[$i]}]+="$(field p50_us <<<"$out") "
-      p99s[${names[$i]}]+="$(field p99_us <<<"$out") "
-      # CPU over warm-up + measurement, divided by the work of both (rate x (duration + warm-up)).
-      cpus[${names[$i]}]+="$(awk -v t=$((t1 - t0)) -v hz="$tck" -v rate="$v" -v d="$duration" \
-        'BEGIN {w = rate * (d + 0.5); print (w > 0 ? t / hz * 1e6 / w : 0)}') "
+    for n in "${names[@]}"; do
+      key="$sc|$n"
+      if ! kill -0 "${pid[$n]}" 2>/dev/null; then bad[$key]="server died"; continue; fi
+      t0=$(cpu_ticks "${pid[$n]}")
+      out=$("${pin_client[@]}" "$load" --port "${port[$n]}" --mode "$mode" --connections "$conns" --size "$size" \
+            --duration "$duration" --warmup "$warmup" --json 2>"$logdir/load.err")
+      rc=$?
+      t1=$(cpu_ticks "${pid[$n]}")
+      errs=$(jget errors "$out")
+      if [ $rc -ne 0 ] || [ "${errs:-1}" != 0 ]; then
+        failures=$((failures + 1))
+        bad[$key]="rp_load failed (exit $rc)"
+        echo "compare.sh: $mode ${conns}c ${size}B against $n, round $r: rp_load exit $rc: $out" >&2
+        sed 's/^/    /' "$logdir/load.err" >&2
+        continue
+      fi
+      if [ "$mode" = throughput ]; then v=$(jget mb_per_s "$out"); else v=$(jget requests_per_s "$out"); fi
+      val[$key]+="$v "
+      p50[$key]+="$(jget p50_us "$out") "
+      p99[$key]+="$(jget p99_us "$out") "
+      p999[$key]+="$(jget p999_us "$out") "
+      ccpu[$key]+="$(jget client_cpu_pct "$out") "
+      # Server CPU over warm-up + measurement, divided by the work of both (rate x (duration + warm-up)).
+      scpu[$key]+="$(awk -v t=$((t1 - t0)) -v hz="$tck" -v rate="$v" -v d="$duration" -v w="$warmup" \
+        'BEGIN {work = rate * (d + w); printf "%.3f", (work > 0 ? t / hz * 1e6 / work : 0)}') "
     done
   done
-  base=$(tr ' ' '\n' <<<"${results[libuv]}" | grep . | median)
-  unit=$([ "$mode" = throughput ] && echo "MB/s" || echo "req/s")
-  for n in "${names[@]}"; do
-    m=$(tr ' ' '\n' <<<"${results[$n]}" | grep . | median)
-    p50=$(tr ' ' '\n' <<<"${p50s[$n]}" | grep . | median)
-    p99=$(tr ' ' '\n' <<<"${p99s[$n]}" | grep . | median)
-    cpu=$(tr ' ' '\n' <<<"${cpus[$n]}" | grep . | median)
-    cpu_unit=$([ "$mode" = throughput ] && echo "us/MB" || echo "us/req")
-    [ "$mode" = throughput ] && { p50="-"; p99="-"; }
-    printf "%-22s %-18s %9s %-5s %8.2fx %8s %8s %7.2f %s\n" "$mode ${conns}c ${size}B" "$n" "$m" "$unit" \
-      "$(awk -v a="$m" -v b="$base" 'BEGIN {print (b > 0 ? a / b : 0)}')" "$p50" "$p99" "$cpu" "$cpu_unit"
-  done
-  unset results p50s p99s cpus
 done
+
+echo
+printf "%-22s %-18s %12s %-5s %7s %8s %9s %9s %9s %14s %8s\n" scenario server median "" spread "vs libuv" \
+  "p50 us" "p99 us" "p99.9 us" "server CPU" "client"
+client_bound=0
+for sc in "${scenarios[@]}"; do
+  IFS=: read -r mode conns size <<<"$sc"
+  unit=req/s; cunit=us/req
+  [ "$mode" = throughput ] && { unit=MB/s; cunit=us/MB; }
+  read -r bmed _ <<<"$(tr ' ' '\n' <<<"${val[$sc|$base]:-}" | grep . | stats)"
+  for n in "${names[@]}"; do
+    key="$sc|$n"
+    label="$mode ${conns}c ${size}B"
+    if [ -z "${val[$key]:-}" ]; then
+      printf "%-22s %-18s %12s\n" "$label" "$n" "${bad[$key]:-no result}"
+      continue
+    fi
+    read -r med spread <<<"$(tr ' ' '\n' <<<"${val[$key]}" | grep . | stats)"
+    read -r l50 _ <<<"$(tr ' ' '\n' <<<"${p50[$key]}" | grep . | stats)"
+    read -r l99 _ <<<"$(tr ' ' '\n' <<<"${p99[$key]}" | grep . | stats)"
+    read -r l999 _ <<<"$(tr ' ' '\n' <<<"${p999[$key]}" | grep . | stats)"
+    read -r cpu _ <<<"$(tr ' ' '\n' <<<"${scpu[$key]}" | grep . | stats)"
+    read -r cc _ <<<"$(tr ' ' '\n' <<<"${ccpu[$key]}" | grep . | stats)"
+    ratio="-"
+    if [ -n "$base" ] && [ -n "${bmed:-}" ] && [ "$bmed" != "-" ]; then
+      ratio=$(awk -v a="$med" -v b="$bmed" 'BEGIN {printf (b > 0 ? "%.2fx" : "-"), a / b}')
+    fi
+    [ "$mode" = throughput ] && { l50="-"; l99="-"; l999="-"; }
+    awk -v c="$cc" 'BEGIN {exit !(c >= 95)}' && { client_bound=1; cc="$cc%*"; } || cc="$cc%"
+    printf "%-22s %-18s %12s %-5s %6s%% %8s %9s %9s %9s %8.2f %-5s %8s\n" "$label" "$n" "$med" "$unit" \
+      "$spread" "$ratio" "$l50" "$l99" "$l999" "$cpu" "$cunit" "$cc"
+  done
+done
+echo
+echo "median of $rounds rounds; spread = (max - min) / median; server CPU = the server's user + system time per"
+echo "request (per MB) over warm-up and measurement; client = rp_load's CPU use (one thread)."
+[ $client_bound = 1 ] && echo "* the client thread was (nearly) saturated: the rate is bounded by the client, compare server CPU"
+
+
+echo
+echo "stopping the servers:"
+for n in "${names[@]}"; do
+  stop_server "$n"
+  rc=$?
+  printf "  %-18s exit %d: %s\n" "$n" $rc "$(tail -n1 "$logdir/$n.log")"
+  [ $rc = 0 ] || failures=$((failures + 1))
+done
+[ $failures = 0 ] || { echo "compare.sh: $failures failure(s), see above" >&2; exit 1; }

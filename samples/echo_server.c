@@ -1,153 +1,219 @@
 /* echo_server: a TCP echo server on ringport.
+ *
  *   echo_server [--port 7000] [--host 0.0.0.0] [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N]
- * --workers 0 runs caller-driven on the main thread. Serves until SIGINT/SIGTERM, then closes the
- * listener, destroys the loop (which cancels every pending operation: each connection frees itself on
- * that completion) and prints what it served. */
-#include <stdint.h>
+ *
+ * --workers defaults to one worker thread per CPU; --workers 0 runs caller-driven: the main thread drives
+ * the loop with rp_loop_run(RP_RUN_ONCE), a repeating 50 ms timer making sure it wakes to see a stop.
+ *
+ * One multishot accept feeds every connection. A connection is a small struct with a receive op, a send op
+ * and a 64 KiB buffer, and has exactly one op pending at any time:
+ *     recv -> send what was received -> (send complete) recv again -> ...
+ * End of stream, an error or RP_ECANCELED closes the socket and frees the struct, in the callback.
+ *
+ * SIGINT/SIGTERM only set a flag. The main thread (never a worker) sees it, closes the listener and calls
+ * rp_loop_destroy, which cancels every pending op and delivers the RP_ECANCELED completions: each
+ * connection frees itself there, so nothing leaks. Then it prints what it served. */
+#include <stdatomic.h>
 
 #include "common.h"
 
-#define BUF_SIZE 65536
+#define CONN_BUF_SIZE (64 * 1024)
 
 typedef struct conn {
-    rp_op recv_op, send_op, close_op;
+    rp_op recv_op;
+    rp_op send_op;
     rp_socket sock;
-    char buf[BUF_SIZE];
+    unsigned char buf[CONN_BUF_SIZE];
 } conn;
 
+/* Counters per worker, each written only by its own worker (no atomics on the hot path) and read after
+ * rp_loop_destroy has joined the workers. Padded to a cache line each. */
+#define MAX_WORKERS 256
+typedef struct worker_stats {
+    _Alignas(64) uint64_t accepted;
+    uint64_t closed;
+    uint64_t bytes;
+    uint64_t errors; /* connections ended by an error other than a reset or a broken pipe, before shutdown */
+} worker_stats;
+
 static rp_loop *loop;
-static uint64_t served_bytes[256], served_conns[256]; /* per worker: no atomics on the hot path */
+static worker_stats stats[MAX_WORKERS];
+static atomic_int accept_failed; /* the multishot accept ended on its own: stop with an error */
+static atomic_int shutting_down; /* set before rp_loop_destroy */
 
-static size_t slot(void)
+static worker_stats *my_stats(void)
 {
-    int w = rp_loop_current_worker(loop);
-    return w < 0 ? 0 : (size_t)w;
+    int w = rp_loop_current_worker(loop); /* 0 in caller-driven mode */
+    return &stats[w >= 0 && w < MAX_WORKERS ? w : 0];
 }
 
-static void on_closed(rp_op *op) { free(op->user); }
-
-static void conn_close(conn *c)
+/* Nothing else is pending on the connection when this runs (one op at a time), so it can go at once.
+ * result is the op's result, or the error of a submission that failed. */
+static void conn_end(conn *c, int64_t result)
 {
-    rp_op_init(&c->close_op, on_closed, c);
-    if (rp_close(loop, &c->close_op, c->sock) != 0)
-        free(c); /* already closed (by rp_loop_destroy): nothing else refers to c */
-}
-
-static void on_sent(rp_op *op);
-
-static void start_recv(conn *c)
-{
-    if (rp_recv(loop, &c->recv_op, c->sock, c->buf, sizeof c->buf) != 0)
-        conn_close(c);
+    worker_stats *st = my_stats();
+    st->closed++;
+    /* A reset or broken pipe is the client's doing; RP_ECANCELED, RP_ESHUTDOWN and RP_EBADF (the socket
+     * was closed by rp_loop_destroy before we could resubmit) are the shutdown. */
+    if (result < 0 && result != RP_ECONNRESET && result != RP_EPIPE && !atomic_load(&shutting_down))
+        st->errors++;
+    rp_close(loop, NULL, c->sock); /* RP_EBADF if rp_loop_destroy closed it already: fine */
+    free(c);
 }
 
 static void on_recv(rp_op *op)
 {
     conn *c = op->user;
-    if (op->result <= 0) { /* end of stream, error, or cancelled by shutdown */
-        conn_close(c);
+    if (op->result <= 0) { /* 0: the peer finished; < 0: error, or RP_ECANCELED from rp_loop_destroy */
+        conn_end(c, op->result);
         return;
     }
-    served_bytes[slot()] += (uint64_t)op->result;
-    if (rp_send(loop, &c->send_op, c->sock, c->buf, (size_t)op->result) != 0)
-        conn_close(c);
+    my_stats()->bytes += (uint64_t)op->result;
+    int err = rp_send(loop, &c->send_op, c->sock, c->buf, (size_t)op->result);
+    if (err)
+        conn_end(c, err);
 }
 
 static void on_sent(rp_op *op)
 {
     conn *c = op->user;
     if (op->result < 0) {
-        conn_close(c);
+        conn_end(c, op->result);
         return;
     }
-    start_recv(c);
+    int err = rp_recv(loop, &c->recv_op, c->sock, c->buf, sizeof c->buf);
+    if (err)
+        conn_end(c, err); /* RP_ESHUTDOWN or RP_EBADF while the loop is being destroyed */
 }
 
 static void on_accept(rp_op *op)
 {
-    if (op->result < 0) {
-        if (op->result != RP_ECANCELED)
-            fprintf(stderr, "echo_server: accept ended: %s\n", rp_strerror((int)op->result));
-        return;
+    if (op->result == 0) {
+        rp_socket s = op->socket;
+        conn *c = malloc(sizeof *c);
+        if (!c) {
+            rp_close(loop, NULL, s);
+        } else {
+            c->sock = s;
+            rp_op_init(&c->recv_op, on_recv, c);
+            rp_op_init(&c->send_op, on_sent, c);
+            my_stats()->accepted++;
+            int err = rp_recv(loop, &c->recv_op, s, c->buf, sizeof c->buf);
+            if (err)
+                conn_end(c, err);
+        }
     }
-    conn *c = malloc(sizeof *c);
-    if (!c) {
-        rp_close(loop, NULL, op->socket);
+    if (op->flags & RP_OP_F_MORE)
         return;
+    /* The final completion: RP_ECANCELED when the listener is closed at shutdown, else a fatal error. */
+    if (op->result != RP_ECANCELED) {
+        fprintf(stderr, "echo_server: accept ended: %s\n",
+                op->result < 0 ? rp_strerror((int)op->result) : "without an error");
+        atomic_store(&accept_failed, 1);
     }
-    c->sock = op->socket;
-    rp_op_init(&c->recv_op, on_recv, c);
-    rp_op_init(&c->send_op, on_sent, c);
-    served_conns[slot()]++;
-    start_recv(c);
 }
 
-static void on_tick(rp_op *op) { (void)op; }
+static void on_tick(rp_op *op) { (void)op; /* only wakes rp_loop_run so the stop flag is seen */ }
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: echo_server [--port P (7000)] [--host ADDR (0.0.0.0)]\n"
+                    "                   [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N (one per CPU; "
+                    "0 = caller-driven)]\n");
+}
 
 int main(int argc, char **argv)
 {
-    rp_loop_options opts;
-    if (sample_loop_options(argc, argv, &opts) != 0)
-        return 2;
-    const char *host = sample_opt(argc, argv, "--host");
-    long port = sample_opt_long(argc, argv, "--port", 7000);
-
-    rp_addr addr;
-    if (port < 0 || port > 65535 || rp_addr_parse(&addr, host ? host : "0.0.0.0", (uint16_t)port) != 0) {
-        fprintf(stderr, "bad address\n");
+    const char *port_s = "7000", *host = "0.0.0.0", *backend_s = "auto", *workers_s = NULL;
+    const sample_option options[] = {
+        {"--port", &port_s}, {"--host", &host}, {"--backend", &backend_s}, {"--workers", &workers_s}};
+    int rc = sample_parse_args(argc, argv, options, sizeof options / sizeof options[0]);
+    if (rc != 0) {
+        usage();
+        return rc > 0 ? 0 : 2;
+    }
+    rp_loop_options lopts;
+    long port;
+    if (sample_parse_long("--port", port_s, 0, 65535, &port) != 0 ||
+        sample_loop_options(backend_s, workers_s, &lopts) != 0) {
+        usage();
         return 2;
     }
+    rp_addr addr;
+    if (rp_addr_parse(&addr, host, (uint16_t)port) != 0) {
+        fprintf(stderr, "echo_server: \"%s\" is not a numeric IPv4 or IPv6 address\n", host);
+        return 2;
+    }
+
     sample_install_signals();
-    int err = rp_loop_create(&loop, &opts);
+    sample_raise_fd_limit();
+    int err = rp_loop_create(&loop, &lopts);
     if (err) {
-        fprintf(stderr, "rp_loop_create: %s\n", rp_strerror(err));
+        fprintf(stderr, "echo_server: cannot run the %s backend: %s\n", backend_s, rp_strerror(err));
         return 1;
     }
     rp_socket listener;
     err = rp_listen(loop, &listener, &addr, NULL);
     if (err) {
-        fprintf(stderr, "rp_listen: %s\n", rp_strerror(err));
+        fprintf(stderr, "echo_server: cannot listen on %s port %ld: %s\n", host, port, rp_strerror(err));
         rp_loop_destroy(loop);
         return 1;
     }
-    rp_socket_local_addr(loop, listener, &addr);
-    char text[RP_ADDR_STRLEN];
-    rp_addr_format(&addr, text, sizeof text);
-    const char *why = rp_loop_fallback_reason(loop);
-    printf("echo_server: backend %s, %d worker%s%s, listening on %s%s%s\n", rp_backend_name(rp_loop_backend(loop)),
-           rp_loop_workers(loop), rp_loop_workers(loop) == 1 ? "" : "s",
-           rp_loop_workers(loop) == 0 ? " (caller-driven)" : "", text, why ? "; fallback: " : "", why ? why : "");
-    fflush(stdout);
+    rp_socket_local_addr(loop, listener, &addr); /* the real port when --port 0 */
+    char where[RP_ADDR_STRLEN];
+    if (rp_addr_format(&addr, where, sizeof where) < 0)
+        snprintf(where, sizeof where, "%s:%ld", host, port);
 
     static rp_op accept_op;
     rp_op_init(&accept_op, on_accept, NULL);
     err = rp_accept(loop, &accept_op, listener, RP_ACCEPT_MULTISHOT);
     if (err) {
-        fprintf(stderr, "rp_accept: %s\n", rp_strerror(err));
+        fprintf(stderr, "echo_server: rp_accept: %s\n", rp_strerror(err));
         rp_loop_destroy(loop);
         return 1;
     }
 
-    if (rp_loop_workers(loop) == 0) {
-        /* Caller-driven: a 50 ms heartbeat bounds each run so the stop flag is seen. */
+    int nworkers = rp_loop_workers(loop);
+    const char *why = rp_loop_fallback_reason(loop);
+    printf("echo_server: backend %s%s%s%s, %d worker%s%s, listening on %s\n",
+           rp_backend_name(rp_loop_backend(loop)), why ? " (fallback: " : "", why ? why : "", why ? ")" : "",
+           nworkers, nworkers == 1 ? "" : "s", nworkers == 0 ? " (caller-driven)" : "", where);
+    fflush(stdout);
+
+    if (nworkers == 0) {
         static rp_op tick;
         rp_op_init(&tick, on_tick, NULL);
-        rp_timeout(loop, &tick, RP_SOCKET_INVALID, 50, 50);
-        while (!sample_stop)
-            rp_loop_run(loop, RP_RUN_ONCE);
+        err = rp_timeout(loop, &tick, RP_SOCKET_INVALID, 50, 50);
+        if (err)
+            fprintf(stderr, "echo_server: rp_timeout: %s\n", rp_strerror(err));
+        while (!err && !sample_stop && !atomic_load(&accept_failed)) {
+            int n = rp_loop_run(loop, RP_RUN_ONCE);
+            if (n < 0) {
+                fprintf(stderr, "echo_server: rp_loop_run: %s\n", rp_strerror(n));
+                err = n;
+            }
+        }
     } else {
-        while (!sample_stop)
+        while (!sample_stop && !atomic_load(&accept_failed))
             sample_sleep_ms(50);
     }
 
+    /* Shutdown: no new connections, then cancel everything and let each connection free itself. */
+    atomic_store(&shutting_down, 1);
     rp_close(loop, NULL, listener);
-    err = rp_loop_destroy(loop);
-    uint64_t bytes = 0, conns = 0;
-    for (size_t i = 0; i < 256; i++) {
-        bytes += served_bytes[i];
-        conns += served_conns[i];
+    int derr = rp_loop_destroy(loop);
+    if (derr)
+        fprintf(stderr, "echo_server: rp_loop_destroy: %s\n", rp_strerror(derr));
+
+    uint64_t accepted = 0, closed = 0, bytes = 0, errors = 0;
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        accepted += stats[i].accepted;
+        closed += stats[i].closed;
+        bytes += stats[i].bytes;
+        errors += stats[i].errors;
     }
-    printf("echo_server: stopped (%s); %llu connections, %llu bytes echoed\n", err ? rp_strerror(err) : "clean",
-           (unsigned long long)conns, (unsigned long long)bytes);
-    return err ? 1 : 0;
+    printf("echo_server: stopped; %llu connections served, %llu bytes echoed, %llu connection errors%s\n",
+           (unsigned long long)accepted, (unsigned long long)bytes, (unsigned long long)errors,
+           accepted == closed ? "" : " (some connections were not released!)");
+    return (err || derr || atomic_load(&accept_failed) || accepted != closed) ? 1 : 0;
 }

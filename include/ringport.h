@@ -151,8 +151,16 @@ typedef struct rp_loop_options {
                               RP_WORKERS_PER_CPU = one per online CPU. At most 256. */
     unsigned queue_depth;  /* native queue size per worker (io_uring SQ entries, events per wait);
                               0 = default (256). Rounded to a power of two, at most 32768. */
-    uint32_t reserved[13]; /* must be zero */
+    uint32_t flags;        /* RP_LOOP_* */
+    uint32_t reserved[12]; /* must be zero */
 } rp_loop_options;
+
+/* Flags for rp_loop_options.flags */
+/* Receives first wait for data without a buffer, then read into the op's buffer: on IOCP a zero-byte
+ * WSARecv followed by a non-blocking read, so idle connections keep no buffer locked in the kernel (the
+ * readiness backends never hand buffers to the kernel; io_uring reads only once data is there). Costs one
+ * extra system call per receive on IOCP; results and ordering are the same as without it. */
+#define RP_LOOP_IDLE_RECV 0x1u
 
 /* Fills opts with the defaults: AUTO backend, one worker per CPU, default queue depth. Any thread. */
 RP_API void rp_loop_options_init(rp_loop_options *opts);
@@ -260,7 +268,9 @@ RP_API int rp_op_pending(const rp_op *op);
  * Sockets (TCP)
  * ------------------------------------------------------------------------------------------------- */
 /* Flags for rp_listen_options.flags */
-#define RP_LISTEN_NO_REUSEADDR 0x1u /* do not set SO_REUSEADDR (set by default) */
+#define RP_LISTEN_NO_REUSEADDR 0x1u /* do not set SO_REUSEADDR (set by default; on Windows the listener
+                                       is SO_EXCLUSIVEADDRUSE either way, as Windows' SO_REUSEADDR would let
+                                       another socket take over the port) */
 #define RP_LISTEN_REUSEPORT 0x2u    /* set SO_REUSEPORT where it exists (RP_ENOTSUP elsewhere) */
 #define RP_LISTEN_V6ONLY 0x4u       /* IPv6 listener does not accept IPv4-mapped connections */
 #define RP_LISTEN_NO_NODELAY 0x8u   /* accepted sockets keep Nagle (TCP_NODELAY is set by default) */
@@ -270,7 +280,9 @@ typedef struct rp_listen_options {
     uint32_t flags;         /* RP_LISTEN_* */
     int worker;             /* worker that owns the listener; -1 = round-robin */
     int accept_worker;      /* worker that owns accepted sockets; -1 = spread round-robin over all */
-    uint32_t reserved[12];  /* must be zero */
+    int accepts_posted;     /* IOCP: AcceptEx calls kept posted while accepts are wanted (each holds a
+                               pre-created socket); 0 = default (32), at most 1024. Ignored elsewhere. */
+    uint32_t reserved[11];  /* must be zero */
 } rp_listen_options;
 
 /* Fills opts with the defaults (backlog 511, SO_REUSEADDR, TCP_NODELAY, worker -1, accept_worker -1). */

@@ -123,10 +123,15 @@ TEST_P(Arguments, EveryFunctionRejectsBadArguments)
     rp_listen_options lo;
     rp_addr any;
     rp_addr_parse(&any, "127.0.0.1", 0);
-    for (int i : {0, 11}) {
+    for (size_t i : {size_t(0), sizeof lo.reserved / sizeof lo.reserved[0] - 1}) {
         rp_listen_options_init(&lo);
         lo.reserved[i] = 7;
         EXPECT_EQ(rp_listen(loop, &out, &any, &lo), RP_EINVAL) << "reserved[" << i << "]";
+    }
+    for (int posted : {-1, 1025}) {
+        rp_listen_options_init(&lo);
+        lo.accepts_posted = posted;
+        EXPECT_EQ(rp_listen(loop, &out, &any, &lo), RP_EINVAL) << "accepts_posted " << posted;
     }
     rp_listen_options_init(&lo);
     lo.backlog = -1;
@@ -463,11 +468,14 @@ TEST(Loop, CreateRejectsBadOptions)
     EXPECT_EQ(rp_loop_create(nullptr, nullptr), RP_EINVAL);
     rp_loop_options_init(&o);
     EXPECT_EQ(rp_loop_create(nullptr, &o), RP_EINVAL);
-    for (int i : {0, 5, 12}) {
+    for (size_t i : {size_t(0), size_t(5), sizeof o.reserved / sizeof o.reserved[0] - 1}) {
         rp_loop_options_init(&o);
         o.reserved[i] = 1;
         EXPECT_EQ(rp_loop_create(&l, &o), RP_EINVAL) << "reserved[" << i << "]";
     }
+    rp_loop_options_init(&o);
+    o.flags = 0x80;
+    EXPECT_EQ(rp_loop_create(&l, &o), RP_EINVAL) << "unknown loop flag";
     rp_loop_options_init(&o);
     o.workers = 257;
     EXPECT_EQ(rp_loop_create(&l, &o), RP_EINVAL) << "more than 256 workers";

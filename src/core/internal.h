@@ -140,6 +140,22 @@ enum rp_dir { RP_DIR_RECV = 1, RP_DIR_SEND = 2, RP_DIR_ACCEPT = 4, RP_DIR_CONNEC
 
 #define RP_SEND_IOV_MAX 8 /* gather elements copied when a send resumes mid-buffer */
 
+#if defined(_WIN32)
+#define RP_WIN_SEND_BUFS 16 /* WSABUFs per WSASend (rp_buf and WSABUF differ in layout: copied) */
+
+/* One overlapped request of the IOCP backend. The OVERLAPPED comes first: a dequeued packet's
+ * OVERLAPPED pointer is the record. */
+typedef struct rp_win_io {
+    OVERLAPPED ov;
+    rp_sock *sock;
+    uint32_t dir;        /* RP_DIR_* it serves */
+    uint32_t zero_read;  /* a zero-byte receive (idle mode): data is read once it completes */
+    struct rp_win_io *done_next; /* finished without a packet: handled on the next wait */
+    int error;           /* result of an inline completion: WSA code */
+    uint32_t bytes;
+} rp_win_io;
+#endif
+
 struct rp_sock {
     rp_atomic_u32 gen;     /* part of the handle; bumped when the slot is freed */
     rp_atomic_u32 closing; /* 1 once a close was accepted: new submissions get RP_EBADF */
@@ -165,9 +181,14 @@ struct rp_sock {
             uint32_t cap, head, count;
             int accept_worker;    /* -1 = round-robin */
             rp_sock *backoff_next;
+            void *posted;         /* IOCP: the listener's AcceptEx records */
+            uint32_t posted_depth; /* IOCP: AcceptEx calls to keep posted */
         } listen;
         struct {
-#if !defined(_WIN32)
+#if defined(_WIN32)
+            rp_win_io rio, sio, cio; /* receive, send, connect requests */
+            WSABUF wsabuf[RP_WIN_SEND_BUFS];
+#else
             struct msghdr msg;    /* send in progress (io_uring needs it stable until completion) */
             struct iovec iov[RP_SEND_IOV_MAX];
 #endif
@@ -272,6 +293,8 @@ struct rp_loop {
     uint32_t nworkers;        /* worker structures (1 for caller-driven) */
     rp_worker *workers;
     unsigned queue_depth;
+    uint32_t flags;           /* RP_LOOP_* */
+    int net_started;          /* rp__net_startup succeeded */
     rp_atomic_u32 rr;         /* round-robin cursor */
     rp_atomic_u32 destroying;
     rp_atomic_u32 foreign_submitters;
@@ -328,6 +351,8 @@ int rp__accept_fill(rp_worker *w, rp_op *op);
 void rp__timer_unbind(rp_worker *w, rp_op *op);
 
 /* platform networking (posix/net_posix.c, win/net_win.c) */
+int rp__net_startup(void);  /* per loop: Winsock's WSAStartup; nothing on POSIX */
+void rp__net_cleanup(void);
 int rp__net_socket(int family, int nonblocking, rp_fd *out);
 int rp__net_close(rp_fd fd);
 int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts);

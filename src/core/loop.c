@@ -194,6 +194,8 @@ static void loop_free(rp_loop *loop)
             rp_heap_free(&loop->workers[i].timers);
     }
     rp__pool_free_all(loop);
+    if (loop->net_started)
+        rp__net_cleanup(); /* after every socket is closed */
     rp_mutex_destroy(&loop->pool_lock);
     free(loop->workers);
     free(loop);
@@ -227,7 +229,8 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
             return RP_EINVAL;
     if (opts->workers < RP_WORKERS_PER_CPU || opts->workers > MAX_WORKERS)
         return RP_EINVAL;
-    if ((unsigned)opts->backend > RP_BACKEND_IOCP || opts->queue_depth > MAX_QUEUE_DEPTH)
+    if ((unsigned)opts->backend > RP_BACKEND_IOCP || opts->queue_depth > MAX_QUEUE_DEPTH ||
+        (opts->flags & ~RP_LOOP_IDLE_RECV))
         return RP_EINVAL;
     rp_backend requested = opts->backend;
     if (requested == RP_BACKEND_AUTO && backend_from_env(&requested) != 0)
@@ -237,7 +240,14 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
     if (!loop)
         return RP_ENOMEM;
     rp_mutex_init(&loop->pool_lock);
-    int err = choose_backend(loop, requested);
+    loop->flags = opts->flags;
+    int err = rp__net_startup();
+    if (err) {
+        loop_free(loop);
+        return err;
+    }
+    loop->net_started = 1;
+    err = choose_backend(loop, requested);
     if (err) {
         loop_free(loop);
         return err;

@@ -275,7 +275,7 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
         if (opts->reserved[i])
             return RP_EINVAL;
     if (opts->worker < -1 || opts->worker >= (int)loop->nworkers || opts->accept_worker < -1 ||
-        opts->accept_worker >= (int)loop->nworkers)
+        opts->accept_worker >= (int)loop->nworkers || opts->accepts_posted < 0 || opts->accepts_posted > 1024)
         return RP_EINVAL;
     if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
         return RP_EINVAL;
@@ -303,6 +303,7 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
     }
     s->family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
     s->u.listen.accept_worker = opts->accept_worker;
+    s->u.listen.posted_depth = opts->accepts_posted ? (uint32_t)opts->accepts_posted : 32u;
     if (!(opts->flags & RP_LISTEN_NO_NODELAY))
         s->flags |= RP_SF_NODELAY;
     rp__sock_publish(s);

@@ -47,6 +47,9 @@ int rp__from_errno(int e)
     }
 }
 
+int rp__net_startup(void) { return 0; }
+void rp__net_cleanup(void) {}
+
 int rp__net_set_nonblocking(rp_fd fd)
 {
     int on = 1;

@@ -1,0 +1,542 @@
+/* The IOCP backend: one completion port per worker, dequeued in batches with GetQueuedCompletionStatusEx.
+ * Every request is native: AcceptEx (several kept posted per listener, each with a pre-created socket),
+ * ConnectEx, WSARecv (optionally a zero-byte one first, see RP_LOOP_IDLE_RECV), WSASend with gather lists.
+ * Cross-thread wake-ups are PostQueuedCompletionStatus packets.
+ *
+ * Every request in flight counts in its socket's kernel_refs, and a socket is released (closesocket and
+ * slot reuse) only when that count is back to zero: an OVERLAPPED belongs to the kernel until its packet
+ * has been dequeued, even after CancelIoEx or closesocket.
+ *
+ * With FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (only when every TCP provider returns IFS handles) a request
+ * that succeeds at once posts no packet. Such requests, and requests that fail at once (which never post
+ * one), go on the worker's "done" list and are handled in the next wait exactly like a dequeued packet, so
+ * no result is handled inside the call that started the request and none is handled twice. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <mswsock.h>
+
+#include "core/internal.h"
+#include "win/net_win.h"
+
+#define RP_SF_SKIP_ON_SUCCESS 0x100u /* the socket posts no packet for requests that succeed at once */
+#define RP_SF_RECV_CANCEL 0x200u     /* the active receive was cancelled: do not restart it */
+#define RP_SF_SEND_CANCEL 0x400u     /* the active send was cancelled: a partial result ends it */
+
+#define WAKE_KEY ((ULONG_PTR)1)
+#define SOCK_KEY ((ULONG_PTR)0)
+#define MAX_ENTRIES 1024u
+#define ACCEPT_ADDR_LEN ((DWORD)(sizeof(struct sockaddr_in6) + 16))
+#define MAX_IO_LEN 0x7FFFFFFFu /* WSABUF lengths are 32-bit */
+
+typedef struct accept_slot {
+    rp_win_io io; /* first: the packet's OVERLAPPED is the slot */
+    SOCKET sock;  /* the pre-created socket the connection is accepted into */
+    int in_flight;
+    char addrs[2 * (sizeof(struct sockaddr_in6) + 16)];
+} accept_slot;
+
+typedef struct accept_posts {
+    accept_slot *slots;
+    uint32_t count;
+    uint32_t in_flight;
+} accept_posts;
+
+typedef struct iocp_worker {
+    HANDLE port;
+    OVERLAPPED_ENTRY *entries;
+    ULONG max_entries;
+    rp_win_io *done_head, *done_tail;
+    LPFN_ACCEPTEX accept_ex;
+    LPFN_CONNECTEX connect_ex;
+    int skip_on_success;
+} iocp_worker;
+
+#define W(w) ((iocp_worker *)(w)->backend)
+
+static int load_extension(SOCKET s, GUID guid, void *fn, size_t fn_size)
+{
+    DWORD bytes = 0;
+    if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, fn, (DWORD)fn_size, &bytes, NULL, NULL) != 0)
+        return rp__from_wsa(WSAGetLastError());
+    return 0;
+}
+
+static int load_extensions(LPFN_ACCEPTEX *accept_ex, LPFN_CONNECTEX *connect_ex)
+{
+    GUID accept_guid = WSAID_ACCEPTEX, connect_guid = WSAID_CONNECTEX;
+    rp_fd s;
+    int err = rp__net_socket(AF_INET, 1, &s);
+    if (err)
+        return err;
+    err = load_extension(s, accept_guid, accept_ex, sizeof *accept_ex);
+    if (!err)
+        err = load_extension(s, connect_guid, connect_ex, sizeof *connect_ex);
+    closesocket(s);
+    return err;
+}
+
+static int iocp_probe(char *why, size_t n)
+{
+    LPFN_ACCEPTEX a;
+    LPFN_CONNECTEX c;
+    int err = load_extensions(&a, &c);
+    if (err)
+        snprintf(why, n, "Winsock has no AcceptEx/ConnectEx: %s", rp_strerror(err));
+    return err;
+}
+
+static int iocp_worker_init(rp_worker *w, unsigned depth, int threaded)
+{
+    RP_UNUSED(threaded);
+    iocp_worker *x = calloc(1, sizeof *x);
+    if (!x)
+        return RP_ENOMEM;
+    x->max_entries = depth > MAX_ENTRIES ? MAX_ENTRIES : depth;
+    x->entries = calloc(x->max_entries, sizeof *x->entries);
+    int err = x->entries ? load_extensions(&x->accept_ex, &x->connect_ex) : RP_ENOMEM;
+    if (!err) {
+        x->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+        if (!x->port)
+            err = rp__from_wsa((int)GetLastError());
+    }
+    if (err) {
+        free(x->entries);
+        free(x);
+        return err;
+    }
+    x->skip_on_success = rp__net_ifs_handles_only();
+    w->backend = x;
+    return 0;
+}
+
+static void iocp_worker_fini(rp_worker *w)
+{
+    iocp_worker *x = W(w);
+    if (!x)
+        return;
+    CloseHandle(x->port);
+    free(x->entries);
+    free(x);
+    w->backend = NULL;
+}
+
+static void iocp_wake(rp_worker *w)
+{
+    PostQueuedCompletionStatus(W(w)->port, 0, WAKE_KEY, NULL);
+}
+
+static void io_init(rp_win_io *io, rp_sock *s, uint32_t dir)
+{
+    memset(io, 0, sizeof *io);
+    io->sock = s;
+    io->dir = dir;
+}
+
+static int iocp_attach(rp_worker *w, rp_sock *s)
+{
+    if (CreateIoCompletionPort((HANDLE)s->fd, W(w)->port, SOCK_KEY, 0) != W(w)->port)
+        return rp__from_wsa((int)GetLastError());
+    if (W(w)->skip_on_success &&
+        SetFileCompletionNotificationModes((HANDLE)s->fd,
+                                           FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE))
+        s->flags |= RP_SF_SKIP_ON_SUCCESS;
+    if (s->type == RP_SOCK_STREAM) {
+        io_init(&s->u.stream.rio, s, RP_DIR_RECV);
+        io_init(&s->u.stream.sio, s, RP_DIR_SEND);
+        io_init(&s->u.stream.cio, s, RP_DIR_CONNECT);
+    }
+    return 0;
+}
+
+/* A request finished inside the call that started it, without a packet to come: handled by the next wait. */
+static void done_push(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
+{
+    iocp_worker *x = W(w);
+    io->error = error;
+    io->bytes = bytes;
+    io->done_next = NULL;
+    if (x->done_tail)
+        x->done_tail->done_next = io;
+    else
+        x->done_head = io;
+    x->done_tail = io;
+}
+
+/* Bookkeeping after WSARecv/WSASend/AcceptEx/ConnectEx returned: ok is its success flag. */
+static void issued(rp_worker *w, rp_sock *s, rp_win_io *io, int ok, DWORD bytes)
+{
+    s->kernel_refs++;
+    if (ok) {
+        if (s->flags & RP_SF_SKIP_ON_SUCCESS)
+            done_push(w, io, 0, bytes); /* no packet will come */
+        return;                         /* else the packet reports it */
+    }
+    int e = WSAGetLastError();
+    if (e != WSA_IO_PENDING)
+        done_push(w, io, e, 0); /* failed at once: no packet */
+}
+
+/* ---- receive ---- */
+static void start_recv(rp_worker *w, rp_sock *s)
+{
+    rp_win_io *io = &s->u.stream.rio;
+    rp_op_priv *p = RP_PRIV(s->recvq.head);
+    WSABUF b;
+    DWORD bytes = 0, flags = 0;
+    memset(&io->ov, 0, sizeof io->ov);
+    io->zero_read = (w->loop->flags & RP_LOOP_IDLE_RECV) != 0;
+    b.buf = io->zero_read ? NULL : (char *)p->u.recv.buf;
+    b.len = io->zero_read ? 0 : (ULONG)(p->u.recv.len > MAX_IO_LEN ? MAX_IO_LEN : p->u.recv.len);
+    int rc = WSARecv(s->fd, &b, 1, &bytes, &flags, &io->ov, NULL);
+    issued(w, s, io, rc == 0, bytes);
+}
+
+static void finish_recv(rp_worker *w, rp_sock *s, int64_t result)
+{
+    s->flags &= ~RP_SF_RECV_CANCEL;
+    rp__io_finish(w, s, RP_DIR_RECV, result);
+}
+
+static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD bytes)
+{
+    int stopping = (s->flags & (RP_SF_CLOSE_STARTED | RP_SF_RECV_CANCEL)) != 0;
+    if (error) {
+        finish_recv(w, s, rp__from_wsa(error));
+        return;
+    }
+    if (!io->zero_read) {
+        finish_recv(w, s, (int64_t)bytes);
+        return;
+    }
+    /* The zero-byte receive says data (or the end of the stream) is there: read it without blocking. */
+    if (stopping) {
+        finish_recv(w, s, RP_ECANCELED);
+        return;
+    }
+    rp_op_priv *p = RP_PRIV(s->recvq.head);
+    WSABUF b;
+    DWORD n = 0, flags = 0;
+    b.buf = (char *)p->u.recv.buf;
+    b.len = (ULONG)(p->u.recv.len > MAX_IO_LEN ? MAX_IO_LEN : p->u.recv.len);
+    if (WSARecv(s->fd, &b, 1, &n, &flags, NULL, NULL) == 0) {
+        finish_recv(w, s, (int64_t)n);
+        return;
+    }
+    int e = WSAGetLastError();
+    if (e == WSAEWOULDBLOCK)
+        start_recv(w, s); /* someone else's data, or a spurious wake: wait again */
+    else
+        finish_recv(w, s, rp__from_wsa(e));
+}
+
+/* ---- send ---- */
+static void start_send(rp_worker *w, rp_sock *s)
+{
+    rp_win_io *io = &s->u.stream.sio;
+    rp_op_priv *p = RP_PRIV(s->sendq.head);
+    WSABUF *wb = s->u.stream.wsabuf;
+    DWORD n = 0, bytes = 0;
+    for (size_t i = p->u.send.idx; i < p->u.send.count && n < RP_WIN_SEND_BUFS; i++) {
+        const rp_buf *b = &p->u.send.bufs[i];
+        size_t off = i == p->u.send.idx ? p->u.send.off : 0;
+        size_t len = b->len - off;
+        if (len == 0)
+            continue;
+        wb[n].buf = (char *)b->base + off;
+        wb[n].len = (ULONG)(len > MAX_IO_LEN ? MAX_IO_LEN : len);
+        n++;
+        if (len > MAX_IO_LEN)
+            break; /* the rest of this buffer goes in the next request, in order */
+    }
+    memset(&io->ov, 0, sizeof io->ov);
+    int rc = WSASend(s->fd, wb, n, &bytes, 0, &io->ov, NULL);
+    issued(w, s, io, rc == 0, bytes);
+}
+
+static void finish_send(rp_worker *w, rp_sock *s, int64_t result)
+{
+    s->flags &= ~RP_SF_SEND_CANCEL;
+    rp__io_finish(w, s, RP_DIR_SEND, result);
+}
+
+static void on_send(rp_worker *w, rp_sock *s, int error, DWORD bytes)
+{
+    int stopping = (s->flags & (RP_SF_CLOSE_STARTED | RP_SF_SEND_CANCEL)) != 0;
+    if (error) {
+        /* A send stopped part-way still reports what went out through rp_op_sent. */
+        if (bytes)
+            rp__send_advance(s->sendq.head, bytes);
+        finish_send(w, s, rp__from_wsa(error));
+        return;
+    }
+    if (rp__send_advance(s->sendq.head, bytes)) {
+        finish_send(w, s, 0);
+        return;
+    }
+    if (stopping)
+        finish_send(w, s, RP_ECANCELED);
+    else
+        start_send(w, s); /* the rest of the op */
+}
+
+/* ---- connect ---- */
+static void start_connect(rp_worker *w, rp_sock *s)
+{
+    rp_win_io *io = &s->u.stream.cio;
+    int len = 0;
+    int err = rp__net_bind_any(s->fd, s->family); /* ConnectEx works only on a bound socket */
+    memset(&io->ov, 0, sizeof io->ov);
+    if (err) {
+        s->kernel_refs++;
+        done_push(w, io, WSAGetLastError(), 0);
+        return;
+    }
+    rp__net_to_sockaddr(&RP_PRIV(s->connect_op)->u.connect.addr, &s->u.stream.peer, &len);
+    BOOL ok = W(w)->connect_ex(s->fd, (const struct sockaddr *)&s->u.stream.peer, len, NULL, 0, NULL, &io->ov);
+    issued(w, s, io, ok != FALSE, 0);
+}
+
+static void on_connect(rp_worker *w, rp_sock *s, int error)
+{
+    if (!error && setsockopt(s->fd, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0) != 0)
+        error = WSAGetLastError();
+    rp__connect_finish(w, s, error ? rp__from_wsa(error) : 0);
+}
+
+/* ---- accept ---- */
+static accept_posts *posts_of(rp_sock *s) { return (accept_posts *)s->u.listen.posted; }
+
+static void posts_free(rp_sock *s)
+{
+    accept_posts *a = posts_of(s);
+    if (!a)
+        return;
+    free(a->slots);
+    free(a);
+    s->u.listen.posted = NULL;
+}
+
+/* Keeps AcceptEx posted in every idle slot while accepts are wanted. */
+static void post_accepts(rp_worker *w, rp_sock *s)
+{
+    accept_posts *a = posts_of(s);
+    if (!a) {
+        a = calloc(1, sizeof *a);
+        if (a) {
+            a->count = s->u.listen.posted_depth ? s->u.listen.posted_depth : 1;
+            a->slots = calloc(a->count, sizeof *a->slots);
+            if (!a->slots) {
+                free(a);
+                a = NULL;
+            }
+        }
+        if (!a) {
+            rp__accept_error(w, s, RP_ENOMEM); /* retried after the back-off */
+            return;
+        }
+        for (uint32_t i = 0; i < a->count; i++) {
+            io_init(&a->slots[i].io, s, RP_DIR_ACCEPT);
+            a->slots[i].sock = INVALID_SOCKET;
+        }
+        s->u.listen.posted = a;
+    }
+    int create_error = 0;
+    for (uint32_t i = 0; i < a->count && rp__accept_wanted(s); i++) {
+        accept_slot *slot = &a->slots[i];
+        if (slot->in_flight)
+            continue;
+        rp_fd fd;
+        if ((create_error = rp__net_socket(s->family, 1, &fd)) != 0)
+            break;
+        slot->sock = fd;
+        slot->in_flight = 1;
+        a->in_flight++;
+        memset(&slot->io.ov, 0, sizeof slot->io.ov);
+        DWORD bytes = 0;
+        BOOL ok = W(w)->accept_ex(s->fd, fd, slot->addrs, 0, ACCEPT_ADDR_LEN, ACCEPT_ADDR_LEN, &bytes, &slot->io.ov);
+        issued(w, s, &slot->io, ok != FALSE, bytes);
+    }
+    if (a->in_flight == 0) {
+        /* Nothing could be posted: out of sockets or memory. Neither spin nor stop: back off and retry. */
+        rp__accept_error(w, s, create_error == RP_EMFILE ? RP_EMFILE : RP_ENOBUFS);
+    }
+}
+
+/* A connection that died in the backlog, or a request stopped by us: post again. */
+static int accept_error_is_transient(int e)
+{
+    return e == WSAECONNRESET || e == WSAECONNABORTED || e == ERROR_NETNAME_DELETED ||
+           e == ERROR_CONNECTION_ABORTED || e == WSA_OPERATION_ABORTED || e == ERROR_OPERATION_ABORTED;
+}
+
+static void on_accept(rp_worker *w, rp_sock *s, accept_slot *slot, int error)
+{
+    accept_posts *a = posts_of(s);
+    SOCKET fd = slot->sock;
+    slot->sock = INVALID_SOCKET;
+    slot->in_flight = 0;
+    a->in_flight--;
+    if (!error) {
+        SOCKET listener = s->fd;
+        if (setsockopt(fd, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&listener, sizeof listener) != 0)
+            error = WSAGetLastError();
+    }
+    if (error)
+        closesocket(fd);
+    else
+        rp__accept_push(w, s, fd); /* closes it if the listener is closing */
+
+    if (s->flags & RP_SF_CLOSE_STARTED) {
+        if (a->in_flight == 0) {
+            s->active &= ~RP_DIR_ACCEPT;
+            posts_free(s);
+            rp__sock_maybe_release(w, s);
+        }
+        return;
+    }
+    if (error && !accept_error_is_transient(error) && s->acceptq.head) {
+        rp_op *op = rp_opq_pop(&s->acceptq);
+        op->socket = RP_SOCKET_INVALID;
+        rp__complete(w, op, rp__from_wsa(error));
+    }
+    if (rp__accept_wanted(s))
+        post_accepts(w, s);
+    else if (a->in_flight == 0)
+        s->active &= ~RP_DIR_ACCEPT; /* restarted by the core when an accept is wanted again */
+}
+
+static void cancel_accepts(rp_sock *s)
+{
+    accept_posts *a = posts_of(s);
+    if (!a)
+        return;
+    for (uint32_t i = 0; i < a->count; i++)
+        if (a->slots[i].in_flight)
+            CancelIoEx((HANDLE)s->fd, &a->slots[i].io.ov); /* fails harmlessly if it is on the done list */
+}
+
+/* ---- the vtable ---- */
+static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir)
+{
+    switch (dir) {
+    case RP_DIR_RECV: start_recv(w, s); break;
+    case RP_DIR_SEND: start_send(w, s); break;
+    case RP_DIR_ACCEPT: post_accepts(w, s); break;
+    case RP_DIR_CONNECT: start_connect(w, s); break;
+    default: break;
+    }
+}
+
+static int iocp_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
+{
+    RP_UNUSED(w);
+    switch (dir) {
+    case RP_DIR_RECV:
+        /* The receive may still complete with data; the flag keeps a zero-byte one from being re-posted. */
+        s->flags |= RP_SF_RECV_CANCEL;
+        CancelIoEx((HANDLE)s->fd, &s->u.stream.rio.ov);
+        break;
+    case RP_DIR_SEND:
+        s->flags |= RP_SF_SEND_CANCEL;
+        CancelIoEx((HANDLE)s->fd, &s->u.stream.sio.ov);
+        break;
+    case RP_DIR_CONNECT: CancelIoEx((HANDLE)s->fd, &s->u.stream.cio.ov); break;
+    case RP_DIR_ACCEPT: cancel_accepts(s); break;
+    default: break;
+    }
+    return 0; /* every request reports through its packet (or the done list) */
+}
+
+static void iocp_sock_close(rp_worker *w, rp_sock *s)
+{
+    RP_UNUSED(w);
+    /* The core has asked every active direction to stop. A listener with nothing in flight can drop its
+     * accept records now; otherwise the last accept packet frees them. */
+    if (s->type == RP_SOCK_LISTENER && (!posts_of(s) || posts_of(s)->in_flight == 0)) {
+        s->active &= ~RP_DIR_ACCEPT;
+        posts_free(s);
+    }
+}
+
+/* Error of a dequeued request: the packet carries an NTSTATUS; Winsock translates it. */
+static int packet_error(rp_win_io *io, SOCKET fd)
+{
+    if (io->ov.Internal == 0)
+        return 0;
+    DWORD bytes = 0, flags = 0;
+    if (WSAGetOverlappedResult(fd, &io->ov, &bytes, FALSE, &flags))
+        return 0;
+    int e = WSAGetLastError();
+    return e ? e : WSAECONNABORTED;
+}
+
+static void handle(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
+{
+    rp_sock *s = io->sock;
+    s->kernel_refs--;
+    switch (io->dir) {
+    case RP_DIR_RECV: on_recv(w, s, io, error, bytes); break;
+    case RP_DIR_SEND: on_send(w, s, error, bytes); break;
+    case RP_DIR_CONNECT: on_connect(w, s, error); break;
+    case RP_DIR_ACCEPT: on_accept(w, s, (accept_slot *)(void *)io, error); break;
+    default: break;
+    }
+    /* The handlers release a closing socket themselves once nothing is in flight: s may be gone now. */
+}
+
+static int run_done(rp_worker *w)
+{
+    iocp_worker *x = W(w);
+    rp_win_io *io = x->done_head;
+    int n = 0;
+    /* Handlers may queue new entries: take the current list only, so one wait cannot spin forever. */
+    x->done_head = x->done_tail = NULL;
+    while (io) {
+        rp_win_io *next = io->done_next;
+        io->done_next = NULL;
+        handle(w, io, io->error, io->bytes);
+        io = next;
+        n++;
+    }
+    return n;
+}
+
+static void iocp_wait(rp_worker *w, int64_t timeout_ns)
+{
+    iocp_worker *x = W(w);
+    DWORD ms;
+    if (run_done(w) > 0 || x->done_head)
+        timeout_ns = 0; /* results are ready: do not sleep */
+    if (timeout_ns < 0)
+        ms = INFINITE;
+    else if (timeout_ns == 0)
+        ms = 0;
+    else
+        ms = (DWORD)((uint64_t)timeout_ns / 1000000u + ((uint64_t)timeout_ns % 1000000u != 0));
+    if (timeout_ns > 0 && (uint64_t)timeout_ns / 1000000u >= INFINITE)
+        ms = INFINITE - 1;
+    ULONG n = 0;
+    if (!GetQueuedCompletionStatusEx(x->port, x->entries, x->max_entries, &n, ms, FALSE))
+        return; /* timed out */
+    for (ULONG i = 0; i < n; i++) {
+        OVERLAPPED_ENTRY *e = &x->entries[i];
+        if (!e->lpOverlapped) {
+            if (e->lpCompletionKey == WAKE_KEY)
+                rp_atomic_store_u32(&w->wake_pending, 0);
+            continue;
+        }
+        rp_win_io *io = (rp_win_io *)(void *)e->lpOverlapped;
+        rp_sock *s = io->sock;
+        handle(w, io, packet_error(io, s->fd), e->dwNumberOfBytesTransferred);
+    }
+}
+
+const rp_backend_vtable rp_backend_iocp = {
+    RP_BACKEND_IOCP,  0,
+    iocp_probe,       iocp_worker_init,
+    iocp_worker_fini, iocp_wake,
+    iocp_wait,        iocp_attach,
+    iocp_io_start,    iocp_io_cancel,
+    iocp_sock_close,
+};

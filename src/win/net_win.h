@@ -1,0 +1,11 @@
+/* Windows-only networking helpers (src/win/net_win.c) used by the IOCP backend and the loop. */
+#ifndef RP_NET_WIN_H
+#define RP_NET_WIN_H
+
+#include "core/internal.h"
+
+int rp__from_wsa(int e);          /* WSA / Win32 error code -> RP_E* */
+int rp__net_bind_any(rp_fd fd, int family); /* ConnectEx needs a bound socket */
+int rp__net_ifs_handles_only(void); /* every TCP provider returns IFS handles */
+
+#endif

@@ -23,6 +23,20 @@
 #include <time.h>
 #endif
 
+/* Shared counters and flags: C11 atomics, or Interlocked calls where MSVC's C mode lacks <stdatomic.h>. */
+#if defined(_MSC_VER) && !defined(__clang__)
+typedef volatile long sample_atomic;
+#define sample_load(a) InterlockedCompareExchange((a), 0, 0)
+#define sample_store(a, v) InterlockedExchange((a), (v))
+#define sample_fetch_add(a, v) InterlockedExchangeAdd((a), (v))
+#else
+#include <stdatomic.h>
+typedef atomic_long sample_atomic;
+#define sample_load(a) atomic_load(a)
+#define sample_store(a, v) atomic_store((a), (v))
+#define sample_fetch_add(a, v) atomic_fetch_add((a), (v))
+#endif
+
 /* Set once a stop was asked for; the handlers below do nothing else. */
 static volatile sig_atomic_t sample_stop;
 

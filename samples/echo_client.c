@@ -11,7 +11,6 @@
  * buffers would otherwise deadlock); message k+1 starts when both have completed and the echo matched.
  * The content of each message depends on the connection and the message number, so a stale, reordered or
  * crossed echo is caught, not only a corrupted one. */
-#include <stdatomic.h>
 
 #include "common.h"
 
@@ -32,9 +31,9 @@ typedef struct client {
 static rp_loop *loop;
 static size_t msg_size;
 static long msg_count;
-static atomic_long finished; /* clients that reached DONE or FAILED */
-static atomic_int reported;  /* failures printed so far (the first few are) */
-static atomic_int quitting;  /* timeout or signal: the cancellations that follow are not news */
+static sample_atomic finished; /* clients that reached DONE or FAILED */
+static sample_atomic reported;  /* failures printed so far (the first few are) */
+static sample_atomic quitting;  /* timeout or signal: the cancellations that follow are not news */
 
 /* Message content: a 64-bit xorshift stream seeded by connection and message number. */
 static void fill(unsigned char *p, size_t n, unsigned index, long msg)
@@ -54,14 +53,14 @@ static void finish(client *c, int state)
     c->state = state;
     if (c->sock != RP_SOCKET_INVALID)
         rp_close(loop, NULL, c->sock); /* cancels whatever is still pending; its callback ignores it */
-    atomic_fetch_add(&finished, 1);
+    sample_fetch_add(&finished, 1);
 }
 
 static void fail(client *c, const char *what, int64_t code)
 {
     if (c->state != RUNNING)
         return;
-    if (!atomic_load(&quitting) && atomic_fetch_add(&reported, 1) < 10)
+    if (!sample_load(&quitting) && sample_fetch_add(&reported, 1) < 10)
         fprintf(stderr, "echo_client: connection %u, message %ld: %s: %s\n", c->index, c->msg, what,
                 code < 0 ? rp_strerror((int)code) : code == 0 ? "end of stream" : "echo differs");
     finish(c, FAILED);
@@ -124,7 +123,7 @@ static void on_recv(rp_op *op)
         size_t at = 0;
         while (c->in[at] == c->out[at])
             at++;
-        if (!atomic_load(&quitting) && atomic_load(&reported) < 10)
+        if (!sample_load(&quitting) && sample_load(&reported) < 10)
             fprintf(stderr, "echo_client: connection %u, message %ld: byte %zu is 0x%02x, sent 0x%02x\n", c->index,
                     c->msg, at, c->in[at], c->out[at]);
         fail(c, "verify", 1);
@@ -218,7 +217,7 @@ int main(int argc, char **argv)
         rp_timeout(loop, &tick, RP_SOCKET_INVALID, 50, 50);
     }
     int timed_out = 0;
-    while (atomic_load(&finished) < nconn && !sample_stop) {
+    while (sample_load(&finished) < nconn && !sample_stop) {
         if (sample_now_ms() - t0 > (uint64_t)timeout_sec * 1000u) {
             timed_out = 1;
             break;
@@ -234,7 +233,7 @@ int main(int argc, char **argv)
         }
     }
     double secs = (double)(sample_now_ms() - t0) / 1000.0;
-    atomic_store(&quitting, 1);
+    sample_store(&quitting, 1);
     const char *backend = rp_backend_name(rp_loop_backend(loop));
     int nworkers = rp_loop_workers(loop);
     int derr = rp_loop_destroy(loop); /* cancels what is still pending; the callbacks ignore it */

@@ -13,7 +13,6 @@
  * SIGINT/SIGTERM only set a flag. The main thread (never a worker) sees it, closes the listener and calls
  * rp_loop_destroy, which cancels every pending op and delivers the RP_ECANCELED completions: each
  * connection frees itself there, so nothing leaks. Then it prints what it served. */
-#include <stdatomic.h>
 
 #include "common.h"
 
@@ -38,8 +37,8 @@ typedef struct worker_stats {
 
 static rp_loop *loop;
 static worker_stats stats[MAX_WORKERS];
-static atomic_int accept_failed; /* the multishot accept ended on its own: stop with an error */
-static atomic_int shutting_down; /* set before rp_loop_destroy */
+static sample_atomic accept_failed; /* the multishot accept ended on its own: stop with an error */
+static sample_atomic shutting_down; /* set before rp_loop_destroy */
 
 static worker_stats *my_stats(void)
 {
@@ -55,7 +54,7 @@ static void conn_end(conn *c, int64_t result)
     st->closed++;
     /* A reset or broken pipe is the client's doing; RP_ECANCELED, RP_ESHUTDOWN and RP_EBADF (the socket
      * was closed by rp_loop_destroy before we could resubmit) are the shutdown. */
-    if (result < 0 && result != RP_ECONNRESET && result != RP_EPIPE && !atomic_load(&shutting_down))
+    if (result < 0 && result != RP_ECONNRESET && result != RP_EPIPE && !sample_load(&shutting_down))
         st->errors++;
     rp_close(loop, NULL, c->sock); /* RP_EBADF if rp_loop_destroy closed it already: fine */
     free(c);
@@ -109,7 +108,7 @@ static void on_accept(rp_op *op)
     if (op->result != RP_ECANCELED) {
         fprintf(stderr, "echo_server: accept ended: %s\n",
                 op->result < 0 ? rp_strerror((int)op->result) : "without an error");
-        atomic_store(&accept_failed, 1);
+        sample_store(&accept_failed, 1);
     }
 }
 
@@ -186,7 +185,7 @@ int main(int argc, char **argv)
         err = rp_timeout(loop, &tick, RP_SOCKET_INVALID, 50, 50);
         if (err)
             fprintf(stderr, "echo_server: rp_timeout: %s\n", rp_strerror(err));
-        while (!err && !sample_stop && !atomic_load(&accept_failed)) {
+        while (!err && !sample_stop && !sample_load(&accept_failed)) {
             int n = rp_loop_run(loop, RP_RUN_ONCE);
             if (n < 0) {
                 fprintf(stderr, "echo_server: rp_loop_run: %s\n", rp_strerror(n));
@@ -194,12 +193,12 @@ int main(int argc, char **argv)
             }
         }
     } else {
-        while (!sample_stop && !atomic_load(&accept_failed))
+        while (!sample_stop && !sample_load(&accept_failed))
             sample_sleep_ms(50);
     }
 
     /* Shutdown: no new connections, then cancel everything and let each connection free itself. */
-    atomic_store(&shutting_down, 1);
+    sample_store(&shutting_down, 1);
     rp_close(loop, NULL, listener);
     int derr = rp_loop_destroy(loop);
     if (derr)
@@ -215,5 +214,5 @@ int main(int argc, char **argv)
     printf("echo_server: stopped; %llu connections served, %llu bytes echoed, %llu connection errors%s\n",
            (unsigned long long)accepted, (unsigned long long)bytes, (unsigned long long)errors,
            accepted == closed ? "" : " (some connections were not released!)");
-    return (err || derr || atomic_load(&accept_failed) || accepted != closed) ? 1 : 0;
+    return (err || derr || sample_load(&accept_failed) || accepted != closed) ? 1 : 0;
 }

@@ -18,3 +18,6 @@ find_program(RINGPORT_WINE NAMES wine wine64)
 if(RINGPORT_WINE)
   set(CMAKE_CROSSCOMPILING_EMULATOR ${RINGPORT_WINE})
 endif()
+# pkg-config must not hand the host's Linux libraries (liburing, libuv) to the cross build.
+set(ENV{PKG_CONFIG_LIBDIR} "${CMAKE_FIND_ROOT_PATH}/lib/pkgconfig")
+set(ENV{PKG_CONFIG_PATH} "")

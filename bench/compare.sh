@@ -10,6 +10,11 @@
 #   libuv               bench/uv_echo_server (libuv's model: one loop thread)
 #   epoll_by_hand       bench/epoll_echo_server (edge-triggered, no library)
 # A server that is not built, or cannot run here (e.g. io_uring forbidden), is skipped with the reason.
+# With WINE_BUILD=<MinGW build dir> two Windows servers run under Wine too (Linux client, same rp_load):
+#   ringport_iocp_wine  bin/echo_server.exe --backend iocp --workers 1
+#   iocp_by_hand_wine   bin/iocp_echo_server.exe (hand-written IOCP, no library)
+# e.g. WINE_BUILD=build/mingw SERVERS="ringport_iocp_wine iocp_by_hand_wine" BASE=iocp_by_hand_wine
+# (their CPU column leaves out wineserver's share).
 #
 # The same client, bench/rp_load (plain epoll, one thread, every echoed byte verified), runs each scenario
 # against each server in turn, alternating A B C D A B C D ... for ROUNDS rounds, so that drift of the
@@ -19,7 +24,7 @@
 # With taskset and at least 2 CPUs the servers run on CPU 0 and the client on CPU 1.
 #
 # Environment: ROUNDS, DURATION, WARMUP (0.5 s), PORT_BASE (7301), SERVER_CPU (0), CLIENT_CPU (1),
-#   SERVERS (names to run, e.g. "ringport_io_uring libuv"), SCENARIOS (default
+#   SERVERS (names to run, e.g. "ringport_io_uring libuv"), BASE (the ratios' reference, libuv), SCENARIOS (default
 #   "pingpong:1:64 pingpong:50:128 pingpong:500:128 throughput:10:16384", mode:connections:size).
 # Every server started here is stopped on exit, whatever happens (trap EXIT).
 set -uo pipefail
@@ -50,6 +55,13 @@ declare -A cmd=(
   [ringport_epoll]="$build/samples/echo_server --backend epoll --workers 1 --host 127.0.0.1 --port"
   [libuv]="$build/bench/uv_echo_server --host 127.0.0.1 --port"
   [epoll_by_hand]="$build/bench/epoll_echo_server --host 127.0.0.1 --port")
+if [ -n "${WINE_BUILD:-}" ]; then
+  wine_build=$(cd "$WINE_BUILD" && pwd) || { echo "compare.sh: no build directory $WINE_BUILD" >&2; exit 2; }
+  export WINEDEBUG=-all
+  all_names+=(ringport_iocp_wine iocp_by_hand_wine)
+  cmd[ringport_iocp_wine]="$wine_build/bin/echo_server.exe --backend iocp --workers 1 --host 127.0.0.1 --port"
+  cmd[iocp_by_hand_wine]="$wine_build/bin/iocp_echo_server.exe --host 127.0.0.1 --port"
+fi
 read -r -a wanted <<<"${SERVERS:-${all_names[*]}}"
 
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/ringport-compare.XXXXXX")
@@ -111,7 +123,8 @@ for n in "${wanted[@]}"; do
   if port_open "$p"; then
     echo "compare.sh: port $p is already in use: set PORT_BASE to a free range" >&2; exit 1
   fi
-  "${pin_server[@]}" ${cmd[$n]} "$p" >"$logdir/$n.log" 2>&1 &
+  launcher=(); [[ "$bin" == *.exe ]] && launcher=(wine)
+  "${pin_server[@]}" "${launcher[@]}" ${cmd[$n]} "$p" >"$logdir/$n.log" 2>&1 &
   pid[$n]=$!
   up=0
   for _ in $(seq 100); do
@@ -128,8 +141,9 @@ for n in "${wanted[@]}"; do
   printf "  %-18s %s\n" "$n" "$(head -n1 "$logdir/$n.log")"
 done
 [ ${#names[@]} -gt 0 ] || { echo "compare.sh: no server could run" >&2; exit 1; }
-base=""; for n in "${names[@]}"; do [ "$n" = libuv ] && base=libuv; done
-[ -n "$base" ] || echo "(libuv server not available: no ratios)"
+base_name=${BASE:-libuv}
+base=""; for n in "${names[@]}"; do [ "$n" = "$base_name" ] && base=$base_name; done
+[ -n "$base" ] || echo "($base_name server not available: no ratios)"
 
 tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
@@ -176,7 +190,7 @@ for sc in "${scenarios[@]}"; do
 done
 
 echo
-printf "%-22s %-18s %12s %-5s %7s %8s %9s %9s %9s %14s %8s\n" scenario server median "" spread "vs libuv" \
+printf "%-22s %-18s %12s %-5s %7s %8s %9s %9s %9s %14s %8s\n" scenario server median "" spread "vs $base_name" \
   "p50 us" "p99 us" "p99.9 us" "server CPU" "client"
 client_bound=0
 for sc in "${scenarios[@]}"; do

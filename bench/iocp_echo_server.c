@@ -18,7 +18,7 @@ typedef struct conn {
     int sending;
     WSABUF wb;
     DWORD off, len;
-    char buf[16384];
+    char buf[65536]; /* as samples/echo_server */
 } conn;
 
 static HANDLE port;

@@ -1,6 +1,7 @@
 // Bad arguments to every public function (none may crash; each returns its documented code and changes
 // nothing), error names, address parsing and formatting, options defaults, the RINGPORT_BACKEND override.
 #include "harness.h"
+#include "rawsock.h"
 
 #include <climits>
 #include <cstdlib>
@@ -546,16 +547,16 @@ struct ScopedEnv {
         if (had)
             old = o;
         if (value)
-            setenv(n, value, 1);
+            EnvSet(n, value);
         else
-            unsetenv(n);
+            EnvUnset(n);
     }
     ~ScopedEnv()
     {
         if (had)
-            setenv(name.c_str(), old.c_str(), 1);
+            EnvSet(name.c_str(), old.c_str());
         else
-            unsetenv(name.c_str());
+            EnvUnset(name.c_str());
     }
 };
 

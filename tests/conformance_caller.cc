@@ -3,6 +3,7 @@
 // RP_RUN_DEFAULT, one thread at a time may drive the loop, and callbacks run on the driving thread.
 // Threaded loops reject rp_loop_run / rp_loop_poll / rp_loop_stop.
 #include "harness.h"
+#include "rawsock.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -10,9 +11,6 @@
 #include <map>
 #include <set>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 using namespace rpt;
 
@@ -154,15 +152,10 @@ TEST_P(CallerDriven, PollHandsOutAMultishotAcceptAtMostOncePerCall)
     ASSERT_EQ(rp_accept(loop, acc, ls, RP_ACCEPT_MULTISHOT), 0);
     // Plain clients: connect() completes from the listen backlog, so several connections are ready at once.
     const int kConns = 6;
-    std::vector<int> fds;
+    std::vector<RawSock> fds;
     for (int i = 0; i < kConns; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        ASSERT_GE(fd, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa), 0);
+        RawSock fd = RawConnect(port);
+        ASSERT_NE(fd, kRawInvalid);
         fds.push_back(fd);
     }
     std::set<rp_socket> accepted;
@@ -206,15 +199,15 @@ TEST_P(CallerDriven, PollHandsOutAMultishotAcceptAtMostOncePerCall)
     EXPECT_EQ(rp_op_pending(acc), 0);
     for (rp_socket s : accepted)
         EXPECT_EQ(rp_close(loop, nullptr, s), 0);
-    for (int fd : fds)
-        close(fd);
+    for (RawSock fd : fds)
+        RawClose(fd);
 }
 
 TEST_P(CallerDriven, RunNowaitAndPollWithoutTimeoutDoNotBlock)
 {
     StopHeartbeat();
-    Op *far = NewOp();
-    ASSERT_EQ(Timeout(far, RP_SOCKET_INVALID, 60000), 0); // pending, but not ready for a long time
+    Op *distant = NewOp();
+    ASSERT_EQ(Timeout(distant, RP_SOCKET_INVALID, 60000), 0); // pending, but not ready for a long time
     EXPECT_GE(rp_loop_run(loop, RP_RUN_NOWAIT), 0);         // takes the submission in
     // A helper wakes the loop after 5 s unless told not to: a blocking call would return only then.
     std::mutex mu;
@@ -242,8 +235,8 @@ TEST_P(CallerDriven, RunNowaitAndPollWithoutTimeoutDoNotBlock)
     EXPECT_FALSE(blocked) << "RP_RUN_NOWAIT or rp_loop_poll(timeout 0) waited for a completion";
     EXPECT_EQ(n1, 0);
     EXPECT_EQ(n2, 0);
-    ASSERT_EQ(Cancel(far), 0);
-    ASSERT_TRUE(WaitFor([&] { return far->done(); }));
+    ASSERT_EQ(Cancel(distant), 0);
+    ASSERT_TRUE(WaitFor([&] { return distant->done(); }));
     if (blocked) { // the helper's post is pending: let it complete
         ASSERT_TRUE(WaitFor([&] { return wake->done(); }));
     }

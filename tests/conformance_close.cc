@@ -1,17 +1,13 @@
 // rp_close completes every pending op of the socket before its own completion and invalidates the handle;
 // rp_loop_destroy cancels and delivers everything pending, closes every socket and leaks no descriptor.
 #include "harness.h"
+#include "rawsock.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 using namespace rpt;
 
@@ -279,50 +275,16 @@ TEST_P(Closing, StaleHandleIsNotConfusedWithAReusedSlot)
     CloseAndWait(d);
 }
 
-// A plain POSIX listener on 127.0.0.1 (the far end of connections that ringport must not see end).
-int PosixListener(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0 || listen(fd, 16) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr *>(&sa), &len) != 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-int PosixConnect(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 // Waits (up to 10 s) until fd reads end of stream or a reset, discarding data. True if it did.
-bool PeerSeesEnd(int fd)
+bool PeerSeesEnd(RawSock fd)
 {
     auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    char buf[65536];
+    static char buf[65536];
     while (std::chrono::steady_clock::now() < end) {
-        pollfd p{fd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
+        if (RawWaitReadable(fd, 100) <= 0)
             continue;
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n == 0 || (n < 0 && errno == ECONNRESET))
+        long n = RawRecv(fd, buf, sizeof buf);
+        if (n == 0 || (n < 0 && RawWasReset()))
             return true;
     }
     return false;
@@ -350,13 +312,13 @@ TEST_P(Closing, DestroyWithLiveSocketsDeliversCancellationToEveryPendingOp)
     ASSERT_NE(ls, RP_SOCKET_INVALID);
     Op *acc = NewOp();
     ASSERT_EQ(Accept(acc, ls), 0);
-    int p1 = PosixConnect(port);
-    ASSERT_GE(p1, 0);
+    RawSock p1 = RawConnect(port);
+    ASSERT_NE(p1, kRawInvalid);
     ASSERT_TRUE(WaitFor([&] { return acc->done(); }));
     ASSERT_EQ(acc->result(), 0);
     rp_socket a = acc->socket();
-    int pl = PosixListener(&pport);
-    ASSERT_GE(pl, 0);
+    RawSock pl = RawListen(&pport);
+    ASSERT_NE(pl, kRawInvalid);
     rp_addr paddr;
     rp_addr_parse(&paddr, "127.0.0.1", pport);
     Op *con = NewOp();
@@ -364,8 +326,8 @@ TEST_P(Closing, DestroyWithLiveSocketsDeliversCancellationToEveryPendingOp)
     ASSERT_TRUE(WaitFor([&] { return con->done(); }));
     ASSERT_EQ(con->result(), 0);
     rp_socket c = con->socket();
-    int p2 = accept(pl, nullptr, nullptr);
-    ASSERT_GE(p2, 0);
+    RawSock p2 = accept(pl, nullptr, nullptr);
+    ASSERT_NE(p2, kRawInvalid);
     rp_socket idle1, idle2; // an idle ringport pair
     ASSERT_NO_FATAL_FAILURE(Pair(&idle1, &idle2));
 
@@ -414,17 +376,9 @@ TEST_P(Closing, DestroyWithLiveSocketsDeliversCancellationToEveryPendingOp)
     // Every socket was closed: the plain peers see the end.
     EXPECT_TRUE(PeerSeesEnd(p1)) << "the accepted socket was not closed by rp_loop_destroy";
     EXPECT_TRUE(PeerSeesEnd(p2)) << "the connected socket was not closed by rp_loop_destroy";
-    close(p1);
-    close(p2);
-    close(pl);
-}
-
-int OpenDescriptors()
-{
-    int n = 0;
-    for (int fd = 0; fd < 8192; fd++)
-        n += fcntl(fd, F_GETFD) != -1;
-    return n;
+    RawClose(p1);
+    RawClose(p2);
+    RawClose(pl);
 }
 
 TEST_P(Closing, DestroyLeavesNoDescriptorBehind)
@@ -434,7 +388,7 @@ TEST_P(Closing, DestroyLeavesNoDescriptorBehind)
         GTEST_SKIP() << "libkqueue opens and closes descriptors of its own from a helper thread";
 #endif
     Finish(); // the fixture's loop existed before the first count
-    int before = OpenDescriptors();
+    int before = OpenHandles();
     ASSERT_EQ(CreateLoop(), 0);
     rp_socket a, b, c, d;
     ASSERT_NO_FATAL_FAILURE(Pair(&a, &b));
@@ -460,7 +414,7 @@ TEST_P(Closing, DestroyLeavesNoDescriptorBehind)
         return true;
     }));
     Finish();
-    EXPECT_EQ(OpenDescriptors(), before) << "descriptors leaked by a loop's life";
+    EXPECT_EQ(OpenHandles(), before) << "descriptors leaked by a loop's life";
 }
 
 RPT_INSTANTIATE(Closing);

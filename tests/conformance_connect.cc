@@ -1,16 +1,13 @@
 // Connections: refused connects, IPv4 and IPv6 connect/accept with their addresses, accept order,
 // multishot accept, worker placement options, and a peer that resets the connection mid-send.
 #include "harness.h"
+#include "rawsock.h"
 
 #include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <set>
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 using namespace rpt;
 
@@ -344,23 +341,17 @@ TEST_P(Connection, WorkerPlacementOptions)
 TEST_P(Connection, PeerResetMidSendFailsTheSend)
 {
     // The peer is a plain socket that resets the connection (SO_LINGER 0) while we are sending.
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(lfd, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr *>(&sa), sizeof sa), 0);
-    ASSERT_EQ(listen(lfd, 4), 0);
-    ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr *>(&sa), &len), 0);
+    uint16_t lport = 0;
+    RawSock lfd = RawListen(&lport, 4);
+    ASSERT_NE(lfd, kRawInvalid);
     rp_addr addr;
-    rp_addr_parse(&addr, "127.0.0.1", ntohs(sa.sin_port));
+    rp_addr_parse(&addr, "127.0.0.1", lport);
     Op *c = NewOp();
     ASSERT_EQ(Connect(c, addr), 0);
     ASSERT_TRUE(WaitFor([&] { return c->done(); })); // the kernel completes the handshake from the backlog
     ASSERT_EQ(c->result(), 0);
-    int peer = accept(lfd, nullptr, nullptr);
-    ASSERT_GE(peer, 0);
+    RawSock peer = accept(lfd, nullptr, nullptr);
+    ASSERT_NE(peer, kRawInvalid);
     const size_t kBig = 32u << 20;
     unsigned char *big = NewBuf(kBig, 1);
     Op *s = NewOp(), *s2 = NewOp();
@@ -369,13 +360,10 @@ TEST_P(Connection, PeerResetMidSendFailsTheSend)
     Pump(50);
     // Read a little so the connection is clearly mid-transfer, then reset.
     char tmp[4096];
-    pollfd p{peer, POLLIN, 0};
-    ASSERT_EQ(poll(&p, 1, 10000), 1) << "nothing of the send arrived";
-    ASSERT_GT(recv(peer, tmp, sizeof tmp, 0), 0);
-    linger lg{1, 0};
-    ASSERT_EQ(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
-    close(peer);
-    close(lfd);
+    ASSERT_EQ(RawWaitReadable(peer, 10000), 1) << "nothing of the send arrived";
+    ASSERT_GT(RawRecv(peer, tmp, sizeof tmp), 0);
+    ASSERT_TRUE(RawReset(peer));
+    RawClose(lfd);
     ASSERT_TRUE(WaitFor([&] { return s->done() && s2->done(); })) << "a send to a reset peer never completed";
     EXPECT_TRUE(s->result() == RP_ECONNRESET || s->result() == RP_EPIPE) << rp_strerror((int)s->result());
     EXPECT_GT(rp_op_sent(s->get()), 0);

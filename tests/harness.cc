@@ -4,10 +4,11 @@
 #include <cstring>
 #include <sstream>
 
-#include <netinet/in.h>
+#if !defined(_WIN32)
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#endif
+
+#include "rawsock.h"
 
 namespace rpt {
 
@@ -19,6 +20,7 @@ namespace {
 struct RaiseFdLimit {
     RaiseFdLimit()
     {
+#if !defined(_WIN32) // Windows has no per-process socket limit to raise
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
             return;
@@ -32,6 +34,7 @@ struct RaiseFdLimit {
             if (setrlimit(RLIMIT_NOFILE, &next) == 0)
                 return;
         }
+#endif
     }
 } raise_fd_limit;
 
@@ -80,17 +83,15 @@ double Scale()
     return v > 100 ? 100 : v;
 }
 
+uint32_t LoopFlags()
+{
+    const char *v = getenv("RINGPORT_TEST_LOOP_FLAGS");
+    return v && std::string(v).find("idle_recv") != std::string::npos ? RP_LOOP_IDLE_RECV : 0u;
+}
+
 bool Ipv6Available()
 {
-    int fd = socket(AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_addr = in6addr_loopback;
-    bool ok = bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) == 0;
-    close(fd);
-    return ok;
+    return RawIpv6Bindable();
 }
 
 void FillPattern(unsigned char *p, size_t n, uint64_t seed, uint64_t offset)
@@ -362,6 +363,7 @@ int LoopTest::CreateLoop(unsigned queue_depth)
     o.backend = backend();
     o.workers = workers();
     o.queue_depth = queue_depth;
+    o.flags = LoopFlags();
     loop = nullptr;
     heartbeat_ = nullptr;
     int err = rp_loop_create(&loop, &o);

@@ -2,7 +2,8 @@
 //
 // LoopTest is a fixture parameterized over (backend, workers): every test runs on each backend this
 // machine has (RP_ENOSYS skips it), with worker threads (2) and caller-driven (0). RINGPORT_TEST_BACKENDS
-// ("epoll,io_uring") restricts the backends; RINGPORT_TEST_SCALE scales the heavy tests.
+// ("epoll,io_uring") restricts the backends; RINGPORT_TEST_SCALE scales the heavy tests;
+// RINGPORT_TEST_LOOP_FLAGS=idle_recv creates every loop with RP_LOOP_IDLE_RECV.
 //
 // Everything ringport may touch while an op is pending (op records, buffers, per-test state reached from
 // callbacks) is allocated through the fixture (NewOp, NewBuf, Make) and freed only after the loop is
@@ -42,6 +43,9 @@ bool BackendSelected(rp_backend b);
 std::string ParamName(const ::testing::TestParamInfo<LoopParam> &info);
 // RINGPORT_TEST_SCALE (default 1.0): multiplies the volume of the heavy tests.
 double Scale();
+// RINGPORT_TEST_LOOP_FLAGS ("idle_recv"): rp_loop_options.flags for every loop the fixture creates, so the
+// whole suite can run again with RP_LOOP_IDLE_RECV.
+uint32_t LoopFlags();
 // Whether ::1 can be bound on this host.
 bool Ipv6Available();
 

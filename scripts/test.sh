@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the conformance suite on every backend this machine has, built with gcc (-Werror),
 # with clang under AddressSanitizer+UndefinedBehaviorSanitizer, and with clang under ThreadSanitizer;
-# then an epoll-only build without liburing, and an install consumed through find_package and pkg-config.
+# then an epoll-only build without liburing, an install consumed through find_package and pkg-config, and
+# the Windows build: MinGW-w64 cross build whose tests run on the IOCP backend under Wine
+# (scripts/test-windows.sh), plus Linux clients against the Windows echo server under Wine.
 # Installs what it needs on Debian/Ubuntu. Usage: bash scripts/test.sh [quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,4 +71,18 @@ cmake --build "$root/build/consumer" >/dev/null
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
   sh -c 'cc -std=c11 -Wall -Wextra -Werror tests/consumer/consumer.c $(pkg-config --cflags --libs --static ringport) -o build/consumer/consumer_pc'
 LD_LIBRARY_PATH="$prefix/lib:$prefix/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$root/build/consumer/consumer_pc"
+bash "$root/scripts/test-windows.sh"
+
+echo "== [wine] Linux echo_client (io_uring or epoll) against samples/echo_server.exe (IOCP) under Wine"
+export WINEDEBUG=-all
+port=$((20000 + RANDOM % 20000))
+wine "$root/build/mingw/bin/echo_server.exe" --host 127.0.0.1 --port "$port" --workers 2 >"$root/build/mingw/echo_server.log" 2>&1 &
+server=$!
+for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+"$root/build/gcc/samples/echo_client" --host 127.0.0.1 --port "$port" --connections 50 --size 10000 --count 50 --timeout 60
+"$root/build/gcc/samples/echo_client" --host 127.0.0.1 --port "$port" --connections 20 --size 100 --count 200 --backend epoll --timeout 60
+kill -INT "$server" 2>/dev/null || true
+for _ in $(seq 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
 echo "== all test suites passed"

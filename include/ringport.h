@@ -146,7 +146,9 @@ typedef enum rp_backend {
 
 typedef struct rp_loop_options {
     rp_backend backend;    /* RP_BACKEND_AUTO by default; RINGPORT_BACKEND in the environment overrides
-                              AUTO (io_uring|epoll|kqueue|iocp) */
+                              AUTO (io_uring|epoll|kqueue|iocp). IOCP: RINGPORT_IOCP_NO_SKIP=1 keeps
+                              FILE_SKIP_COMPLETION_PORT_ON_SUCCESS off (it is on when every TCP provider
+                              returns IFS handles), so every request completes through a packet */
     int workers;           /* number of worker threads; 0 = caller-driven (rp_loop_run / rp_loop_poll);
                               RP_WORKERS_PER_CPU = one per online CPU. At most 256. */
     unsigned queue_depth;  /* native queue size per worker (io_uring SQ entries, events per wait);

@@ -105,7 +105,9 @@ static int iocp_worker_init(rp_worker *w, unsigned depth, int threaded)
         free(x);
         return err;
     }
-    x->skip_on_success = rp__net_ifs_handles_only();
+    /* RINGPORT_IOCP_NO_SKIP=1 takes the path of systems with non-IFS providers: every request posts. */
+    const char *no_skip = getenv("RINGPORT_IOCP_NO_SKIP");
+    x->skip_on_success = !(no_skip && no_skip[0] == '1') && rp__net_ifs_handles_only();
     w->backend = x;
     return 0;
 }

@@ -170,7 +170,8 @@ RP_API void rp_loop_options_init(rp_loop_options *opts);
 /* Creates a loop. opts may be NULL for the defaults. With workers > 0 the worker threads are running when
  * this returns. Returns 0 and sets *out, or RP_EINVAL (NULL out, bad option, non-zero reserved field or
  * unknown RINGPORT_BACKEND value), RP_ENOSYS (the requested backend is not built in or not supported by
- * the kernel), RP_EPERM (io_uring requested explicitly but forbidden), RP_ENOMEM, RP_EMFILE, RP_EIO.
+ * the kernel), RP_EPERM (io_uring requested explicitly but forbidden), RP_ENOMEM, RP_EMFILE, RP_EIO, or
+ * on Windows the RP_E* code of a failed WSAStartup.
  * With RP_BACKEND_AUTO an unusable io_uring falls back to the next backend; rp_loop_fallback_reason says
  * why. Any thread. */
 RP_API int rp_loop_create(rp_loop **out, const rp_loop_options *opts);
@@ -178,7 +179,8 @@ RP_API int rp_loop_create(rp_loop **out, const rp_loop_options *opts);
 /* Destroys the loop: cancels every pending operation and delivers those completions (RP_ECANCELED), closes
  * every socket, joins the workers and frees all memory. Must not be called from a callback or while
  * another thread is inside rp_loop_run / rp_loop_poll. In caller-driven mode the callbacks of the
- * cancelled operations run inside this call, on the calling thread. Returns 0, RP_EINVAL (NULL), or
+ * cancelled operations run inside this call, on the calling thread. Submissions made from those callbacks
+ * fail: RP_ESHUTDOWN, or RP_EBADF for a socket the destroy has already closed. Returns 0, RP_EINVAL (NULL), or
  * RP_EBUSY (called from a worker or callback; nothing is changed). */
 RP_API int rp_loop_destroy(rp_loop *loop);
 

@@ -361,7 +361,8 @@ int rp__net_set_nonblocking(rp_fd fd);
 int rp__net_prepare_accepted(rp_fd fd);
 int rp__net_local_addr(rp_fd fd, rp_addr *out);
 int rp__net_peer_addr(rp_fd fd, rp_addr *out);
-int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len);
+int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len); /* core/sockaddr.c */
+int rp__net_from_sockaddr(const struct sockaddr_storage *ss, rp_addr *out); /* core/sockaddr.c */
 int rp__net_shutdown_write(rp_fd fd);
 
 #endif

@@ -124,51 +124,6 @@ int rp__net_prepare_accepted(rp_fd fd) { return rp__net_set_nonblocking(fd); }
 
 int rp__net_close(rp_fd fd) { return closesocket(fd) == 0 ? 0 : last_error(); }
 
-int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len)
-{
-    if (a->family == RP_AF_INET) {
-        struct sockaddr_in *in = sa;
-        memset(in, 0, sizeof *in);
-        in->sin_family = AF_INET;
-        in->sin_port = htons(a->port);
-        memcpy(&in->sin_addr, a->ip, 4);
-        *len = (int)sizeof *in;
-        return 0;
-    }
-    if (a->family == RP_AF_INET6) {
-        struct sockaddr_in6 *in6 = sa;
-        memset(in6, 0, sizeof *in6);
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(a->port);
-        in6->sin6_scope_id = a->scope_id;
-        memcpy(&in6->sin6_addr, a->ip, 16);
-        *len = (int)sizeof *in6;
-        return 0;
-    }
-    return RP_EINVAL;
-}
-
-static int from_sockaddr(const struct sockaddr_storage *ss, rp_addr *out)
-{
-    memset(out, 0, sizeof *out);
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ss;
-        out->family = RP_AF_INET;
-        out->port = ntohs(in->sin_port);
-        memcpy(out->ip, &in->sin_addr, 4);
-        return 0;
-    }
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
-        out->family = RP_AF_INET6;
-        out->port = ntohs(in6->sin6_port);
-        out->scope_id = in6->sin6_scope_id;
-        memcpy(out->ip, &in6->sin6_addr, 16);
-        return 0;
-    }
-    return RP_EAFNOSUPPORT;
-}
-
 int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
 {
     /* Windows' SO_REUSEADDR lets another socket bind the very same address and steal connections; what
@@ -220,7 +175,7 @@ int rp__net_local_addr(rp_fd fd, rp_addr *out)
     int len = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return last_error();
-    return from_sockaddr(&ss, out);
+    return rp__net_from_sockaddr(&ss, out);
 }
 
 int rp__net_peer_addr(rp_fd fd, rp_addr *out)
@@ -229,7 +184,7 @@ int rp__net_peer_addr(rp_fd fd, rp_addr *out)
     int len = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
         return last_error();
-    return from_sockaddr(&ss, out);
+    return rp__net_from_sockaddr(&ss, out);
 }
 
 int rp__net_shutdown_write(rp_fd fd)

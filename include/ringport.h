@@ -55,39 +55,45 @@ extern "C" {
 #define RINGPORT_VERSION_PATCH 0
 
 /* ---------------------------------------------------------------------------------------------------
- * Error codes. Stable values, independent of errno or WSA codes.
+ * Error codes. Stable values, independent of errno or WSA codes. Every code is listed once here, with its
+ * value and the message rp_strerror gives; the enum below and rp_strerror are generated from this list.
  * ------------------------------------------------------------------------------------------------- */
+#define RP_ERRNO_MAP(X)                                                                                          \
+    X(EINVAL, -1, "invalid argument")                                                                            \
+    X(ENOMEM, -2, "out of memory")                                                                               \
+    X(EBADF, -3, "socket handle is not open")                 /* never opened, closed, or stale */               \
+    X(EBUSY, -4, "operation already pending or loop busy")                                                       \
+    X(ENOENT, -5, "operation is not pending")                 /* rp_cancel */                                    \
+    X(ECANCELED, -6, "operation canceled")                    /* rp_cancel, rp_close, rp_loop_destroy */         \
+    X(ECONNREFUSED, -7, "connection refused")                                                                    \
+    X(ECONNRESET, -8, "connection reset by peer")                                                                \
+    X(ECONNABORTED, -9, "connection aborted")                 /* locally */                                      \
+    X(EPIPE, -10, "broken pipe")                              /* the stream was shut down for writing */         \
+    X(ETIMEDOUT, -11, "connection timed out")                                                                    \
+    X(EADDRINUSE, -12, "address already in use")                                                                 \
+    X(EADDRNOTAVAIL, -13, "address not available")            /* not an address of this host */                  \
+    X(ENETUNREACH, -14, "network is unreachable")                                                                \
+    X(EHOSTUNREACH, -15, "host is unreachable")                                                                  \
+    X(EMFILE, -16, "too many open files in process")          /* out of descriptors */                           \
+    X(ENFILE, -17, "too many open files in system")                                                              \
+    X(ENOBUFS, -18, "no buffer space available")              /* kernel buffers, or a caller buffer too small */ \
+    X(EAFNOSUPPORT, -19, "address family not supported")                                                         \
+    X(EACCES, -20, "permission denied")                                                                          \
+    X(ENOTSUP, -21, "operation not supported")                /* on this socket or backend */                    \
+    X(ENOSYS, -22, "backend not available")                   /* on this system or build */                      \
+    X(ESHUTDOWN, -23, "socket or loop is shutting down")      /* no new operations are accepted */               \
+    X(ENOTCONN, -24, "socket is not connected")                                                                  \
+    X(EALREADY, -25, "operation already in progress")         /* e.g. a second shutdown */                       \
+    X(EPERM, -26, "operation not permitted")                  /* e.g. io_uring disabled by policy */             \
+    X(ENETDOWN, -27, "network is down")                                                                          \
+    X(EMSGSIZE, -28, "message too long")                                                                         \
+    X(EIO, -29, "input/output error")                         /* any other system error */
+
 enum {
     RP_OK = 0,
-    RP_EINVAL = -1,         /* an argument is invalid */
-    RP_ENOMEM = -2,         /* out of memory */
-    RP_EBADF = -3,          /* the socket handle is not open (never opened, closed, or stale) */
-    RP_EBUSY = -4,          /* the op record is already pending, or the loop is in use */
-    RP_ENOENT = -5,         /* rp_cancel: the op is not pending */
-    RP_ECANCELED = -6,      /* the operation was cancelled (rp_cancel, rp_close or rp_loop_destroy) */
-    RP_ECONNREFUSED = -7,   /* the peer refused the connection */
-    RP_ECONNRESET = -8,     /* the peer reset the connection */
-    RP_ECONNABORTED = -9,   /* the connection was aborted locally */
-    RP_EPIPE = -10,         /* the stream was shut down for writing */
-    RP_ETIMEDOUT = -11,     /* the connection timed out */
-    RP_EADDRINUSE = -12,    /* the local address is in use */
-    RP_EADDRNOTAVAIL = -13, /* the address is not available on this host */
-    RP_ENETUNREACH = -14,   /* the network is unreachable */
-    RP_EHOSTUNREACH = -15,  /* the host is unreachable */
-    RP_EMFILE = -16,        /* the process is out of descriptors */
-    RP_ENFILE = -17,        /* the system is out of descriptors */
-    RP_ENOBUFS = -18,       /* the kernel is out of buffer space */
-    RP_EAFNOSUPPORT = -19,  /* the address family is not supported */
-    RP_EACCES = -20,        /* permission denied */
-    RP_ENOTSUP = -21,       /* the operation is not supported on this socket or backend */
-    RP_ENOSYS = -22,        /* the backend is not available on this system or build */
-    RP_ESHUTDOWN = -23,     /* the socket is closing: no new operations are accepted */
-    RP_ENOTCONN = -24,      /* the socket is not connected */
-    RP_EALREADY = -25,      /* already in progress (e.g. a second shutdown) */
-    RP_EPERM = -26,         /* operation not permitted (e.g. io_uring disabled by policy) */
-    RP_ENETDOWN = -27,      /* the network is down */
-    RP_EMSGSIZE = -28,      /* message too long */
-    RP_EIO = -29            /* any other system error */
+#define RP_ERRNO_ENUM_(name, value, message) RP_##name = (value),
+    RP_ERRNO_MAP(RP_ERRNO_ENUM_)
+#undef RP_ERRNO_ENUM_
 };
 
 /* Returns a static, human-readable name for an RP_E* code (never NULL; unknown codes give
@@ -146,9 +152,7 @@ typedef enum rp_backend {
 
 typedef struct rp_loop_options {
     rp_backend backend;    /* RP_BACKEND_AUTO by default; RINGPORT_BACKEND in the environment overrides
-                              AUTO (io_uring|epoll|kqueue|iocp). IOCP: RINGPORT_IOCP_NO_SKIP=1 keeps
-                              FILE_SKIP_COMPLETION_PORT_ON_SUCCESS off (it is on when every TCP provider
-                              returns IFS handles), so every request completes through a packet */
+                              AUTO (io_uring|epoll|kqueue|iocp) */
     int workers;           /* number of worker threads; 0 = caller-driven (rp_loop_run / rp_loop_poll);
                               RP_WORKERS_PER_CPU = one per online CPU. At most 256. */
     unsigned queue_depth;  /* native queue size per worker (io_uring SQ entries, events per wait);
@@ -232,16 +236,23 @@ typedef void (*rp_callback)(rp_op *op);
 /* Set in op->flags when more completions of a multishot operation follow. */
 #define RP_OP_F_MORE 0x1u
 
+/* The kinds of operation, with their stable values. (Inside ringport each kind has one row in an
+ * internal table that says how it runs; a kind listed here without that row does not compile.) */
+#define RP_OP_KIND_MAP(X) \
+    X(ACCEPT, 1)          \
+    X(CONNECT, 2)         \
+    X(RECV, 3)            \
+    X(SEND, 4)            \
+    X(SHUTDOWN, 5)        \
+    X(CLOSE, 6)           \
+    X(TIMEOUT, 7)         \
+    X(POST, 8)
+
 typedef enum rp_op_kind {
-    RP_OP_NONE = 0,
-    RP_OP_ACCEPT,
-    RP_OP_CONNECT,
-    RP_OP_RECV,
-    RP_OP_SEND,
-    RP_OP_SHUTDOWN,
-    RP_OP_CLOSE,
-    RP_OP_TIMEOUT,
-    RP_OP_POST
+    RP_OP_NONE = 0, /* a record that was never submitted */
+#define RP_OP_KIND_ENUM_(name, value) RP_OP_##name = (value),
+    RP_OP_KIND_MAP(RP_OP_KIND_ENUM_)
+#undef RP_OP_KIND_ENUM_
 } rp_op_kind;
 
 /* A caller-owned operation record. Initialise it with rp_op_init (or zero it and set cb) before its first

@@ -165,7 +165,15 @@ static void kq_wake(void *state)
     kevent(p->kq, &ev, 1, NULL, 0, NULL);
 }
 
-static const rp_poller_vtable kqueue_poller_vt = {kq_init, kq_fini, kq_add, kq_watch_write, kq_del, kq_wait, kq_wake};
+static const rp_poller_vtable kqueue_poller_vt = {
+    .init = kq_init,
+    .fini = kq_fini,
+    .add = kq_add,
+    .watch_write = kq_watch_write,
+    .del = kq_del,
+    .wait = kq_wait,
+    .wake = kq_wake,
+};
 
 static int kqueue_probe(char *why, size_t n)
 {
@@ -184,11 +192,16 @@ static int kqueue_worker_init(rp_worker *w, unsigned depth, int threaded)
     return rp__reactor_init(w, &kqueue_poller_vt, depth);
 }
 
-const rp_backend_vtable rp_backend_kqueue = {
-    RP_BACKEND_KQUEUE,      1,
-    kqueue_probe,           kqueue_worker_init,
-    rp__reactor_fini,       rp__reactor_wake,
-    rp__reactor_wait,       rp__reactor_attach,
-    rp__reactor_io_start,   rp__reactor_io_cancel,
-    rp__reactor_sock_close,
+const rp_backend_vtable rp__backend_kqueue = {
+    .id = RP_BACKEND_KQUEUE,
+    .nonblocking = 1,
+    .probe = kqueue_probe,
+    .worker_init = kqueue_worker_init,
+    .worker_fini = rp__reactor_fini,
+    .wake = rp__reactor_wake,
+    .wait = rp__reactor_wait,
+    .sock_attach = rp__reactor_attach,
+    .io_start = rp__reactor_io_start,
+    .io_cancel = rp__reactor_io_cancel,
+    .sock_close = rp__reactor_sock_close,
 };

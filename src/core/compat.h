@@ -10,4 +10,7 @@
 
 #define RP_UNUSED(x) ((void)(x))
 
+/* Compile-time check (C11 _Static_assert; MSVC accepts it in C mode from /std:c11 on). */
+#define RP_STATIC_ASSERT(cond, message) _Static_assert(cond, message)
+
 #endif

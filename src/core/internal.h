@@ -1,4 +1,5 @@
-/* Internal structures shared by the core and the backends. Not installed. */
+/* Internal structures of the core: op records, sockets, workers and the loop. Not installed. What the
+ * backends may use of it is listed in core/backend.h. */
 #ifndef RP_INTERNAL_H
 #define RP_INTERNAL_H
 
@@ -30,6 +31,20 @@ typedef struct rp_worker rp_worker;
 typedef struct rp_sock rp_sock;
 typedef struct rp_backend_vtable rp_backend_vtable;
 
+/* Defaults and limits defined once. */
+#define RP_LISTEN_BACKLOG_DEFAULT 511 /* rp_listen_options.backlog 0, on every platform */
+#define RP_ACCEPTS_POSTED_DEFAULT 32u /* rp_listen_options.accepts_posted 0 (IOCP) */
+#define RP_ACCEPTS_POSTED_MAX 1024
+
+/* ---- sockets and directions ---- */
+enum rp_sock_type { RP_SOCK_LISTENER = 1, RP_SOCK_STREAM };
+
+/* Directions: at most one op per direction is handed to the backend at a time (its queue head, the
+ * listener's accepting, the connect). */
+enum rp_dir { RP_DIR_RECV = 1, RP_DIR_SEND = 2, RP_DIR_ACCEPT = 4, RP_DIR_CONNECT = 8 };
+
+#include "core/op_table.h"
+
 /* ---- op records: the private part of rp_op ---- */
 #define RP_OP_STATE_IDLE 0u
 #define RP_OP_STATE_PENDING 0x52504F50u /* "RPOP": unlikely in garbage, so a stale record reads as idle */
@@ -41,16 +56,16 @@ typedef struct rp_backend_vtable rp_backend_vtable;
 /* Where a pending op currently is; only its worker reads or writes this. */
 enum rp_op_place {
     RP_PLACE_TRANSIT = 0, /* submitted from another thread, still in the worker's inbox */
-    RP_PLACE_QUEUE,       /* in a socket queue (the head may be handed to the backend) */
+    RP_PLACE_QUEUE,       /* in a socket queue or the connect slot (the head may be with the backend) */
     RP_PLACE_TIMER,       /* in the timer heap */
     RP_PLACE_READY        /* final result set, waiting in the ready queue */
 };
 
 /* rp_op_priv.iflags */
-#define RP_IF_MULTISHOT 0x1u  /* multishot accept */
-#define RP_IF_IN_READY 0x2u   /* linked in the ready queue */
-#define RP_IF_FINAL 0x4u      /* a multishot/repeating op whose final result is stored */
-#define RP_IF_FIRED 0x8u      /* repeating timer: an expiry waits for delivery */
+#define RP_IF_REPEATING 0x1u /* may complete more than once (multishot accept, repeating timer) */
+#define RP_IF_IN_READY 0x2u  /* linked in the ready queue */
+#define RP_IF_FINAL 0x4u     /* a repeating op whose final result is stored */
+#define RP_IF_FIRED 0x8u     /* repeating timer: an expiry waits for delivery */
 
 typedef struct rp_op_priv {
     rp_op *next;            /* socket queue or inbox link */
@@ -62,8 +77,9 @@ typedef struct rp_op_priv {
     uint32_t place;         /* enum rp_op_place */
     uint32_t iflags;        /* RP_IF_* */
     rp_socket target;       /* socket the op was submitted on (0 for timers/posts without one) */
-    int64_t final_result;   /* multishot: the stored final result */
-    union {
+    int64_t final_result;   /* repeating op: the stored final result */
+    union {                 /* the payload: one member per kind, named in the op table */
+        uint8_t none;
         struct {
             void *buf;
             size_t len;
@@ -85,22 +101,23 @@ typedef struct rp_op_priv {
         } timer;
         struct {
             rp_addr addr;
-            uint32_t flags;
         } connect;
     } u;
 } rp_op_priv;
 
 #define RP_PRIV(op) ((rp_op_priv *)(void *)(op)->internal_)
+/* Offsets of the links in rp_op, for the MPSC inboxes (core/mpsc.h). */
+#define RP_OP_NEXT_LINK (offsetof(rp_op, internal_) + offsetof(rp_op_priv, next))
+#define RP_OP_CANCEL_LINK (offsetof(rp_op, internal_) + offsetof(rp_op_priv, cancel_next))
 
-/* Cast helpers so the storage size is checked once. */
-typedef char rp_op_priv_fits[(sizeof(rp_op_priv) <= sizeof(((rp_op *)0)->internal_)) ? 1 : -1];
+RP_STATIC_ASSERT(sizeof(rp_op_priv) <= sizeof(((rp_op *)0)->internal_), "rp_op_priv fits the public record");
 
 /* ---- op queues ---- */
 typedef struct rp_opq {
     rp_op *head, *tail;
 } rp_opq;
 
-static inline void rp_opq_push(rp_opq *q, rp_op *op)
+static inline void rp__opq_push(rp_opq *q, rp_op *op)
 {
     RP_PRIV(op)->next = NULL;
     if (q->tail)
@@ -110,7 +127,7 @@ static inline void rp_opq_push(rp_opq *q, rp_op *op)
     q->tail = op;
 }
 
-static inline rp_op *rp_opq_pop(rp_opq *q)
+static inline rp_op *rp__opq_pop(rp_opq *q)
 {
     rp_op *op = q->head;
     if (op) {
@@ -123,38 +140,20 @@ static inline rp_op *rp_opq_pop(rp_opq *q)
 }
 
 /* Unlinks op from q; returns 1 if it was there. O(n): only cancellation uses it. */
-int rp_opq_remove(rp_opq *q, rp_op *op);
+int rp__opq_remove(rp_opq *q, rp_op *op);
 
 /* ---- sockets ---- */
-enum rp_sock_type { RP_SOCK_FREE = 0, RP_SOCK_LISTENER, RP_SOCK_STREAM };
-
-/* Directions: at most one op per direction is handed to the backend at a time (its queue head). */
-enum rp_dir { RP_DIR_RECV = 1, RP_DIR_SEND = 2, RP_DIR_ACCEPT = 4, RP_DIR_CONNECT = 8 };
-
-/* rp_sock.flags (worker-owned) */
-#define RP_SF_CLOSE_STARTED 0x1u
-#define RP_SF_NODELAY 0x4u
-#define RP_SF_ACCEPT_BACKOFF 0x8u
-#define RP_SF_WRITE_INTEREST 0x10u /* reactor: write readiness is being watched */
-/* Bits from 0x100 up belong to the backend that owns the socket. */
-
-#define RP_SEND_IOV_MAX 8 /* gather elements copied when a send resumes mid-buffer */
-
+/* Per-platform request records the backends keep in every stream socket. */
 #if defined(_WIN32)
-#define RP_WIN_SEND_BUFS 16 /* WSABUFs per WSASend (rp_buf and WSABUF differ in layout: copied) */
-
-/* One overlapped request of the IOCP backend. The OVERLAPPED comes first: a dequeued packet's
- * OVERLAPPED pointer is the record. */
-typedef struct rp_win_io {
-    OVERLAPPED ov;
-    rp_sock *sock;
-    uint32_t dir;        /* RP_DIR_* it serves */
-    uint32_t zero_read;  /* a zero-byte receive (idle mode): data is read once it completes */
-    struct rp_win_io *done_next; /* finished without a packet: handled on the next wait */
-    int error;           /* result of an inline completion: WSA code */
-    uint32_t bytes;
-} rp_win_io;
+#include "win/sock_io.h"
+#else
+#include "posix/sock_io.h"
 #endif
+
+/* rp_sock.flags (worker-owned, core only; backends keep theirs in bflags) */
+#define RP_SF_CLOSE_STARTED 0x1u
+#define RP_SF_NODELAY 0x2u
+#define RP_SF_ACCEPT_BACKOFF 0x4u
 
 struct rp_sock {
     rp_atomic_u32 gen;     /* part of the handle; bumped when the slot is freed */
@@ -165,6 +164,8 @@ struct rp_sock {
     uint32_t type;         /* enum rp_sock_type */
     uint32_t flags;        /* RP_SF_* */
     uint32_t active;       /* rp_dir bits handed to the backend */
+    uint32_t stopping;     /* rp_dir bits the core asked the backend to stop (cancel or close) */
+    uint32_t bflags;       /* the backend's own flags: each backend names its bits */
     uint32_t kernel_refs;  /* backend requests in flight that still use fd */
     rp_fd fd;
     int family;            /* AF_INET / AF_INET6 */
@@ -181,21 +182,15 @@ struct rp_sock {
             uint32_t cap, head, count;
             int accept_worker;    /* -1 = round-robin */
             rp_sock *backoff_next;
-            void *posted;         /* IOCP: the listener's AcceptEx records */
-            uint32_t posted_depth; /* IOCP: AcceptEx calls to keep posted */
+            uint32_t posted_depth; /* rp_listen_options.accepts_posted (IOCP) */
+            void *backend_posts;  /* the backend's per-listener records (IOCP: AcceptEx slots) */
         } listen;
         struct {
-#if defined(_WIN32)
-            rp_win_io rio, sio, cio; /* receive, send, connect requests */
-            WSABUF wsabuf[RP_WIN_SEND_BUFS];
-#else
-            struct msghdr msg;    /* send in progress (io_uring needs it stable until completion) */
-            struct iovec iov[RP_SEND_IOV_MAX];
-#endif
+            rp_stream_io io;      /* the backend's request records (posix/sock_io.h, win/sock_io.h) */
             union {
                 struct sockaddr_in v4;
                 struct sockaddr_in6 v6;
-            } peer;               /* connect target */
+            } connect_addr;       /* connect target, stable while the connect is in flight */
         } stream;
     } u;
 };
@@ -208,10 +203,10 @@ typedef struct rp_timer_heap {
     uint32_t count, cap;
 } rp_timer_heap;
 
-int rp_heap_push(rp_timer_heap *h, rp_op *op);
-void rp_heap_remove(rp_timer_heap *h, rp_op *op);
-rp_op *rp_heap_top(const rp_timer_heap *h);
-void rp_heap_free(rp_timer_heap *h);
+int rp__heap_push(rp_timer_heap *h, rp_op *op);
+void rp__heap_remove(rp_timer_heap *h, rp_op *op);
+rp_op *rp__heap_top(const rp_timer_heap *h);
+void rp__heap_free(rp_timer_heap *h);
 
 /* ---- workers ---- */
 struct rp_worker {
@@ -232,53 +227,14 @@ struct rp_worker {
     /* shared with other threads */
     rp_atomic_ptr inbox;        /* MPSC stack of submissions (rp_op_priv.next) */
     rp_atomic_ptr cancel_inbox; /* MPSC stack of cancel requests (rp_op_priv.cancel_next) */
-    rp_atomic_ptr close_inbox;  /* MPSC stack of sockets to close without a completion */
+    rp_atomic_ptr close_inbox;  /* MPSC stack of sockets to close without a completion (rp_sock.close_next) */
     rp_atomic_u32 sleeping;     /* 1 while blocked in the backend wait */
     rp_atomic_u32 wake_pending; /* a wake-up was signalled and not consumed yet */
     rp_atomic_u32 live_socks;   /* sockets owned by this worker */
     rp_atomic_u32 stop;         /* 1: sweep; 2: exit */
     rp_atomic_u32 idle;         /* set by the worker when it has nothing left (destroy only) */
     rp_atomic_u32 epoch;        /* bumped on every iteration that did work (destroy only) */
-    int init_result;
 };
-
-/* ---- backends: one file each; the core drives them through this table ---- */
-struct rp_backend_vtable {
-    rp_backend id;
-    int nonblocking; /* sockets are switched to non-blocking mode (readiness backends) */
-    /* Checks that the backend can run here; on failure writes why into `why`. */
-    int (*probe)(char *why, size_t why_size);
-    /* Per-worker setup and teardown, called on the thread that will drive the worker. */
-    int (*worker_init)(rp_worker *w, unsigned queue_depth, int threaded);
-    void (*worker_fini)(rp_worker *w);
-    /* Any thread: interrupt the worker's wait. */
-    void (*wake)(rp_worker *w);
-    /* Submits what is pending and waits up to timeout_ns (< 0 forever, 0 poll) for events, reporting
-     * results through the rp__* calls below. */
-    void (*wait)(rp_worker *w, int64_t timeout_ns);
-    /* A socket was created for worker w (may run on another thread). */
-    int (*sock_attach)(rp_worker *w, rp_sock *s);
-    /* Start work for direction dir: the queue head (or accepting for a listener, connecting). */
-    void (*io_start)(rp_worker *w, rp_sock *s, uint32_t dir);
-    /* The active op of direction dir must stop. Returns 1 if it stopped now (the core completes the op),
-     * 0 if the backend will report the outcome later through the usual rp__* call. */
-    int (*io_cancel)(rp_worker *w, rp_sock *s, uint32_t dir);
-    /* Socket is closing: stop all activity; rp__sock_release once kernel_refs and active are 0. */
-    void (*sock_close)(rp_worker *w, rp_sock *s);
-};
-
-#if defined(RINGPORT_HAVE_IO_URING)
-extern const rp_backend_vtable rp_backend_io_uring;
-#endif
-#if defined(RINGPORT_HAVE_EPOLL)
-extern const rp_backend_vtable rp_backend_epoll;
-#endif
-#if defined(RINGPORT_HAVE_KQUEUE)
-extern const rp_backend_vtable rp_backend_kqueue;
-#endif
-#if defined(_WIN32)
-extern const rp_backend_vtable rp_backend_iocp;
-#endif
 
 /* ---- the loop ---- */
 #define RP_POOL_CHUNK_SHIFT 8
@@ -312,45 +268,64 @@ extern RP_THREAD_LOCAL rp_worker *rp__current;
 
 int rp__from_errno(int e);
 rp_worker *rp__pick_worker(rp_loop *loop, int index);
+void rp__wake_if_sleeping(rp_worker *w);
 
-/* socket pool */
-int rp__sock_lookup(rp_loop *loop, rp_socket h, rp_sock **out);
-rp_sock *rp__sock_at(rp_loop *loop, uint32_t index);
+/* socket pool (core/socket_pool.c) */
+int rp__sock_lookup(rp_loop *loop, rp_socket h, rp_sock **out); /* public calls: open and not closing */
+
+/* The slot at index, or NULL beyond the slots allocated so far. Any thread. */
+static inline rp_sock *rp__sock_at(rp_loop *loop, uint32_t index)
+{
+    uint32_t chunk = index >> RP_POOL_CHUNK_SHIFT;
+    if (chunk >= RP_POOL_MAX_CHUNKS)
+        return NULL;
+    rp_sock *base = rp_atomic_load_ptr(&loop->chunks[chunk]);
+    return base ? &base[index & (RP_POOL_CHUNK - 1)] : NULL;
+}
+
+/* Worker side: the socket of handle h if it is still the same socket (generation) and owned by a worker,
+ * else NULL. Generation first: a stale handle must not read a slot another thread may be reusing. The
+ * owner load (acquire) makes every field the creator set before rp__sock_publish visible. */
+static inline rp_sock *rp__sock_live(rp_loop *loop, rp_socket h)
+{
+    rp_sock *s = rp__sock_at(loop, (uint32_t)h - 1u);
+    if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(h >> 32) || rp_atomic_load_u32(&s->owner) == 0)
+        return NULL;
+    return s;
+}
 int rp__sock_new(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, rp_sock **out);
 void rp__sock_publish(rp_sock *s); /* after the creator has set every field, before registering it */
 void rp__sock_free(rp_loop *loop, rp_sock *s);
 void rp__pool_free_all(rp_loop *loop);
 
-/* op delivery (worker thread) */
+/* the op life cycle (core/op.c) */
+void rp__op_claim(rp_op *op, rp_op_kind kind, rp_worker *w, rp_socket target);
+void rp__dispatch(rp_worker *w, rp_op *op); /* any thread: run op's submission on its worker */
+void rp__op_start(rp_worker *w, rp_op *op);
 void rp__ready_push(rp_worker *w, rp_op *op);
 void rp__complete(rp_worker *w, rp_op *op, int64_t result);
-void rp__dispatch(rp_worker *w, rp_op *op); /* any thread: run op's submission on its worker */
-int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max);
-void rp__worker_sweep(rp_worker *w);
+int rp__deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout);
 void rp__cancel_handle(rp_worker *w, rp_op *op);
 void rp__drain_cancels(rp_worker *w);
+
+/* worker iteration (core/worker.c) */
+int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max);
+void rp__worker_sweep(rp_worker *w);
 void rp__close_async(rp_worker *w, rp_sock *s);
 void rp__drain_closes(rp_worker *w);
 
-/* stream logic shared by all backends (core/stream.c) */
-void rp__op_start(rp_worker *w, rp_op *op);
-void rp__io_finish(rp_worker *w, rp_sock *s, uint32_t dir, int64_t result);
-int rp__send_advance(rp_op *op, size_t n);     /* 1 when the op has sent everything */
-size_t rp__send_iov(rp_sock *s, rp_op *op);     /* fills s->u.stream.iov / msg; returns iov count */
-void rp__accept_push(rp_worker *w, rp_sock *s, rp_fd fd);
-void rp__accept_error(rp_worker *w, rp_sock *s, int err);
-int rp__accept_wanted(rp_sock *s);
-void rp__connect_finish(rp_worker *w, rp_sock *s, int err);
-void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op);
-void rp__sock_release(rp_worker *w, rp_sock *s);
-void rp__sock_maybe_release(rp_worker *w, rp_sock *s);
+/* stream logic (core/stream.c): what the op life cycle asks of a socket */
 void rp__kick(rp_worker *w, rp_sock *s);
-void rp__backoff_run(rp_worker *w);
+int rp__stop_active(rp_worker *w, rp_sock *s, uint32_t dir);
+void rp__accept_pump(rp_worker *w, rp_sock *s);
 void rp__accept_delivered(rp_worker *w, rp_socket listener);
 int rp__accept_fill(rp_worker *w, rp_op *op);
+void rp__backoff_run(rp_worker *w);
+void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op);
+void rp__timer_bind(rp_sock *s, rp_op *op);
 void rp__timer_unbind(rp_worker *w, rp_op *op);
 
-/* platform networking (posix/net_posix.c, win/net_win.c) */
+/* platform networking (posix/net_posix.c, win/net_win.c, core/sockaddr.c) */
 int rp__net_startup(void);  /* per loop: Winsock's WSAStartup; nothing on POSIX */
 void rp__net_cleanup(void);
 int rp__net_socket(int family, int nonblocking, rp_fd *out);
@@ -361,8 +336,8 @@ int rp__net_set_nonblocking(rp_fd fd);
 int rp__net_prepare_accepted(rp_fd fd);
 int rp__net_local_addr(rp_fd fd, rp_addr *out);
 int rp__net_peer_addr(rp_fd fd, rp_addr *out);
-int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len); /* core/sockaddr.c */
-int rp__net_from_sockaddr(const struct sockaddr_storage *ss, rp_addr *out); /* core/sockaddr.c */
+int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len);
+int rp__net_from_sockaddr(const struct sockaddr_storage *ss, rp_addr *out);
 int rp__net_shutdown_write(rp_fd fd);
 
 #endif

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "core/backend.h"
 
 #define DEFAULT_QUEUE_DEPTH 256u
 #define MAX_QUEUE_DEPTH 32768u
@@ -24,7 +24,7 @@ void rp_listen_options_init(rp_listen_options *opts)
     if (!opts)
         return;
     memset(opts, 0, sizeof *opts);
-    opts->backlog = 511;
+    opts->backlog = RP_LISTEN_BACKLOG_DEFAULT;
     opts->worker = -1;
     opts->accept_worker = -1;
 }
@@ -44,30 +44,34 @@ const char *rp_backend_name(rp_backend b)
     case RP_BACKEND_EPOLL: return "epoll";
     case RP_BACKEND_KQUEUE: return "kqueue";
     case RP_BACKEND_IOCP: return "iocp";
-    default: return "auto";
+    case RP_BACKEND_AUTO: break;
     }
+    return "auto"; /* also for values outside the enum */
 }
 
+/* The backend built in for b, or NULL. */
 static const rp_backend_vtable *backend_table(rp_backend b)
 {
-    switch (b) {
+    static const rp_backend_vtable *const built_in[] = {
 #if defined(RINGPORT_HAVE_IO_URING)
-    case RP_BACKEND_IO_URING: return &rp_backend_io_uring;
+        &rp__backend_io_uring,
 #endif
 #if defined(RINGPORT_HAVE_EPOLL)
-    case RP_BACKEND_EPOLL: return &rp_backend_epoll;
+        &rp__backend_epoll,
 #endif
 #if defined(RINGPORT_HAVE_KQUEUE)
-    case RP_BACKEND_KQUEUE: return &rp_backend_kqueue;
+        &rp__backend_kqueue,
 #endif
 #if defined(_WIN32)
-    case RP_BACKEND_IOCP: return &rp_backend_iocp;
+        &rp__backend_iocp,
 #endif
-    default: return NULL;
-    }
+        NULL};
+    for (size_t i = 0; built_in[i]; i++)
+        if (built_in[i]->id == b)
+            return built_in[i];
+    return NULL;
 }
 
-/* AUTO's order of preference on this platform. */
 /* AUTO's order of preference: the platform's native backends only (kqueue through libkqueue on Linux
  * is there for testing and must be asked for). */
 static const rp_backend auto_order[] = {
@@ -169,7 +173,7 @@ static void worker_main(void *arg)
 }
 
 /* Threaded workers set their backend up on their own thread (io_uring's SINGLE_ISSUER wants the ring
- * created by the thread that submits), so start-up reports back through init_result. */
+ * created by the thread that submits), so start-up reports back through worker_start.result. */
 typedef struct worker_start {
     rp_worker *w;
     rp_atomic_u32 done;
@@ -191,12 +195,12 @@ static void loop_free(rp_loop *loop)
 {
     if (loop->workers) {
         for (uint32_t i = 0; i < loop->nworkers; i++)
-            rp_heap_free(&loop->workers[i].timers);
+            rp__heap_free(&loop->workers[i].timers);
     }
     rp__pool_free_all(loop);
     if (loop->net_started)
         rp__net_cleanup(); /* after every socket is closed */
-    rp_mutex_destroy(&loop->pool_lock);
+    rp__mutex_destroy(&loop->pool_lock);
     free(loop->workers);
     free(loop);
 }
@@ -210,7 +214,7 @@ static void stop_threads(rp_loop *loop, uint32_t started)
     }
     /* Backends are torn down only after every thread has gone: a late wake-up must find them alive. */
     for (uint32_t i = 0; i < started; i++)
-        rp_thread_join(loop->workers[i].thread);
+        rp__thread_join(loop->workers[i].thread);
     for (uint32_t i = 0; i < started; i++)
         loop->backend->worker_fini(&loop->workers[i]);
 }
@@ -239,7 +243,7 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
     rp_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
         return RP_ENOMEM;
-    rp_mutex_init(&loop->pool_lock);
+    rp__mutex_init(&loop->pool_lock);
     loop->flags = opts->flags;
     int err = rp__net_startup();
     if (err) {
@@ -258,7 +262,7 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
         pow2 <<= 1;
     loop->queue_depth = pow2;
 
-    int nthreads = opts->workers == RP_WORKERS_PER_CPU ? rp_cpu_count() : opts->workers;
+    int nthreads = opts->workers == RP_WORKERS_PER_CPU ? rp__cpu_count() : opts->workers;
     if (nthreads > MAX_WORKERS)
         nthreads = MAX_WORKERS;
     loop->threaded = nthreads > 0;
@@ -287,13 +291,13 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
         st.w = &loop->workers[i];
         st.result = 0;
         rp_atomic_store_u32(&st.done, 0);
-        err = rp_thread_start(&loop->workers[i].thread, worker_entry, &st);
+        err = rp__thread_start(&loop->workers[i].thread, worker_entry, &st);
         if (!err) {
             while (!rp_atomic_load_u32(&st.done))
-                rp_thread_yield();
+                rp__thread_yield();
             err = st.result;
             if (err)
-                rp_thread_join(loop->workers[i].thread);
+                rp__thread_join(loop->workers[i].thread);
         }
         if (err) {
             stop_threads(loop, i);
@@ -378,14 +382,14 @@ int rp_loop_poll(rp_loop *loop, rp_op **out, int max, int timeout_ms)
     if (err)
         return err;
     rp_worker *w = &loop->workers[0];
-    uint64_t deadline = timeout_ms > 0 ? rp_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+    uint64_t deadline = timeout_ms > 0 ? rp__now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
     int n;
     for (;;) {
         int64_t wait_ns = -1;
         if (timeout_ms == 0) {
             wait_ns = 0;
         } else if (timeout_ms > 0) {
-            uint64_t now = rp_now_ns();
+            uint64_t now = rp__now_ns();
             wait_ns = now >= deadline ? 0 : (int64_t)(deadline - now);
         }
         n = rp__iterate(w, wait_ns, out, max);
@@ -422,9 +426,9 @@ static int all_quiet(rp_loop *loop, uint32_t *epochs)
 
 static void sleep_briefly(void)
 {
-    uint64_t until = rp_now_ns() + 1000000u;
-    while (rp_now_ns() < until)
-        rp_thread_yield();
+    uint64_t until = rp__now_ns() + 1000000u;
+    while (rp__now_ns() < until)
+        rp__thread_yield();
 }
 
 int rp_loop_destroy(rp_loop *loop)
@@ -441,7 +445,7 @@ int rp_loop_destroy(rp_loop *loop)
     rp_atomic_store_u32(&loop->destroying, 1);
     rp_atomic_fence(); /* store-load: a submitter either sees the flag or is counted */
     while (rp_atomic_load_u32(&loop->foreign_submitters))
-        rp_thread_yield();
+        rp__thread_yield();
 
     if (loop->threaded) {
         for (uint32_t i = 0; i < loop->nworkers; i++) {

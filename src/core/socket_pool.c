@@ -5,15 +5,6 @@
 
 #include "core/internal.h"
 
-rp_sock *rp__sock_at(rp_loop *loop, uint32_t index)
-{
-    uint32_t chunk = index >> RP_POOL_CHUNK_SHIFT;
-    if (chunk >= RP_POOL_MAX_CHUNKS)
-        return NULL;
-    rp_sock *base = rp_atomic_load_ptr(&loop->chunks[chunk]);
-    return base ? &base[index & (RP_POOL_CHUNK - 1)] : NULL;
-}
-
 int rp__sock_lookup(rp_loop *loop, rp_socket h, rp_sock **out)
 {
     uint32_t low = (uint32_t)h;
@@ -52,17 +43,17 @@ static int grow(rp_loop *loop)
 
 int rp__sock_new(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, rp_sock **out)
 {
-    rp_mutex_lock(&loop->pool_lock);
+    rp__mutex_lock(&loop->pool_lock);
     if (!loop->free_list) {
         int err = grow(loop);
         if (err) {
-            rp_mutex_unlock(&loop->pool_lock);
+            rp__mutex_unlock(&loop->pool_lock);
             return err;
         }
     }
     rp_sock *s = loop->free_list;
     loop->free_list = s->free_next;
-    rp_mutex_unlock(&loop->pool_lock);
+    rp__mutex_unlock(&loop->pool_lock);
 
     uint32_t gen = rp_atomic_relaxed_u32(&s->gen);
     uint32_t index = s->index;
@@ -92,10 +83,10 @@ void rp__sock_free(rp_loop *loop, rp_sock *s)
     rp_atomic_store_u32(&s->gen, gen ? gen : 1);
     rp_atomic_store_u32(&s->owner, 0);
     s->fd = RP_FD_INVALID;
-    rp_mutex_lock(&loop->pool_lock);
+    rp__mutex_lock(&loop->pool_lock);
     s->free_next = loop->free_list;
     loop->free_list = s;
-    rp_mutex_unlock(&loop->pool_lock);
+    rp__mutex_unlock(&loop->pool_lock);
     rp_atomic_fetch_add_u32(&w->live_socks, (uint32_t)-1);
 }
 

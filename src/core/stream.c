@@ -1,43 +1,56 @@
-/* Socket operation logic shared by every backend: per-socket queues (at most one op per direction is
- * handed to the backend, so receives complete and sends go out in submission order), the accept ring,
- * connect, half-close, cancellation and the close sequence. Backends only move bytes and report. */
+/* Socket logic shared by every backend: per-socket queues (at most one op per direction is handed to the
+ * backend, so receives complete and sends go out in submission order), send progress, the accept ring
+ * and back-off, connect, half-close, sockets' timers and the close sequence. Backends only move bytes and
+ * report (core/backend.h). */
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "core/backend.h"
 
-#define ACCEPT_HIGH_WATER 16u      /* stop accepting while this many connections wait for an accept op */
+#define ACCEPT_HIGH_WATER 16u          /* stop accepting while this many connections wait for an accept op */
 #define ACCEPT_BACKOFF_NS 100000000ull /* retry after EMFILE/ENFILE */
-
-#if !defined(_WIN32)
-#include <limits.h>
-#include <sys/uio.h>
-typedef char rp_buf_matches_iovec[(sizeof(rp_buf) == sizeof(struct iovec) &&
-                                   offsetof(rp_buf, base) == offsetof(struct iovec, iov_base) &&
-                                   offsetof(rp_buf, len) == offsetof(struct iovec, iov_len)) ? 1 : -1];
-#ifndef IOV_MAX
-#define IOV_MAX 1024
-#endif
-#endif
-
-static rp_sock *sock_of(rp_worker *w, rp_op *op)
-{
-    rp_socket h = RP_PRIV(op)->target;
-    rp_sock *s = rp__sock_at(w->loop, (uint32_t)h - 1u);
-    /* Generation first: a stale handle must not read a slot another thread may be reusing. */
-    if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(h >> 32) || rp_atomic_relaxed_u32(&s->owner) == 0)
-        return NULL;
-    return s;
-}
 
 static void complete_all(rp_worker *w, rp_opq *q, int64_t result)
 {
     rp_op *op;
-    while ((op = rp_opq_pop(q)))
+    while ((op = rp__opq_pop(q)))
         rp__complete(w, op, result);
 }
 
+static void sock_maybe_release(rp_worker *w, rp_sock *s);
+
+int rp__opq_remove(rp_opq *q, rp_op *op)
+{
+    rp_op *prev = NULL;
+    for (rp_op *it = q->head; it; prev = it, it = RP_PRIV(it)->next) {
+        if (it != op)
+            continue;
+        if (prev)
+            RP_PRIV(prev)->next = RP_PRIV(it)->next;
+        else
+            q->head = RP_PRIV(it)->next;
+        if (q->tail == it)
+            q->tail = prev;
+        RP_PRIV(it)->next = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* Asks the backend to stop the active op of dir. Returns 1 if it stopped now (the direction is no longer
+ * active), 0 if the backend reports it later; until then rp__io_stopping(s, dir) holds. */
+int rp__stop_active(rp_worker *w, rp_sock *s, uint32_t dir)
+{
+    s->stopping |= dir;
+    if (!w->loop->backend->io_cancel(w, s, dir))
+        return 0;
+    s->stopping &= ~dir;
+    s->active &= ~dir;
+    return 1;
+}
+
 /* ---- sends ---- */
-int rp__send_advance(rp_op *op, size_t n)
+/* Records n more bytes sent; returns 1 when the op has sent everything. */
+static int send_advance(rp_op *op, size_t n)
 {
     rp_op_priv *p = RP_PRIV(op);
     p->u.send.sent += (int64_t)n;
@@ -54,34 +67,64 @@ int rp__send_advance(rp_op *op, size_t n)
     return 1;
 }
 
-#if !defined(_WIN32)
-size_t rp__send_iov(rp_sock *s, rp_op *op)
+rp_io_next rp__send_progress(rp_worker *w, rp_sock *s, size_t n, int err)
 {
-    rp_op_priv *p = RP_PRIV(op);
-    size_t left = p->u.send.count - p->u.send.idx;
-    struct msghdr *msg = &s->u.stream.msg;
-    memset(msg, 0, sizeof *msg);
-    if (p->u.send.off == 0) {
-        msg->msg_iov = (struct iovec *)(void *)&p->u.send.bufs[p->u.send.idx];
-        msg->msg_iovlen = left < IOV_MAX ? left : IOV_MAX;
-    } else {
-        size_t n = left < RP_SEND_IOV_MAX ? left : RP_SEND_IOV_MAX;
-        for (size_t i = 0; i < n; i++) {
-            const rp_buf *b = &p->u.send.bufs[p->u.send.idx + i];
-            s->u.stream.iov[i].iov_base = b->base;
-            s->u.stream.iov[i].iov_len = b->len;
-        }
-        s->u.stream.iov[0].iov_base = (char *)s->u.stream.iov[0].iov_base + p->u.send.off;
-        s->u.stream.iov[0].iov_len -= p->u.send.off;
-        msg->msg_iov = s->u.stream.iov;
-        msg->msg_iovlen = n;
+    rp_op *op = s->sendq.head;
+    int done = 0;
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_SEND: done = send_advance(op, n); break;
+    case RP_OP_NONE:
+    case RP_OP_ACCEPT:
+    case RP_OP_CONNECT:
+    case RP_OP_RECV:
+    case RP_OP_SHUTDOWN:
+    case RP_OP_CLOSE:
+    case RP_OP_TIMEOUT:
+    case RP_OP_POST: err = err ? err : RP_EINVAL; break; /* never in a backend's send direction (op table) */
     }
-    return (size_t)msg->msg_iovlen;
+    if (err)
+        rp__io_finish(w, s, RP_DIR_SEND, err); /* rp_op_sent tells how much went out before it */
+    else if (done)
+        rp__io_finish(w, s, RP_DIR_SEND, RP_PRIV(op)->u.send.sent);
+    else if (rp__io_stopping(s, RP_DIR_SEND))
+        rp__io_finish(w, s, RP_DIR_SEND, RP_ECANCELED); /* stopped part-way */
+    else
+        return RP_IO_RESTART;
+    return RP_IO_FINISHED;
 }
-#endif
 
-/* Hands queue heads to the backend where nothing is active. Shutdowns and empty sends at the head of the
- * send queue are done here, in order. */
+/* Starts or runs the head of the send queue. Returns 0 once the direction is handed to the backend, 1 if
+ * the head was completed here (the next one may follow). */
+static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_SEND:
+        if (send_advance(op, 0)) { /* nothing (left) to send */
+            rp__opq_pop(&s->sendq);
+            rp__complete(w, op, RP_PRIV(op)->u.send.sent);
+            return 1;
+        }
+        s->active |= RP_DIR_SEND;
+        w->loop->backend->io_start(w, s, RP_DIR_SEND, op);
+        return 0;
+    case RP_OP_SHUTDOWN: /* in order: after every send queued before it */
+        rp__opq_pop(&s->sendq);
+        rp__complete(w, op, rp__net_shutdown_write(s->fd));
+        return 1;
+    case RP_OP_NONE:
+    case RP_OP_ACCEPT:
+    case RP_OP_CONNECT:
+    case RP_OP_RECV:
+    case RP_OP_CLOSE:
+    case RP_OP_TIMEOUT:
+    case RP_OP_POST: break; /* not routed to the send queue (op table) */
+    }
+    rp__opq_pop(&s->sendq);
+    rp__complete(w, op, RP_EINVAL);
+    return 1;
+}
+
+/* Hands queue heads to the backend where nothing is active. */
 void rp__kick(rp_worker *w, rp_sock *s)
 {
     const rp_backend_vtable *be = w->loop->backend;
@@ -89,53 +132,57 @@ void rp__kick(rp_worker *w, rp_sock *s)
         return;
     if (s->recvq.head && !(s->active & RP_DIR_RECV)) {
         s->active |= RP_DIR_RECV;
-        be->io_start(w, s, RP_DIR_RECV);
+        be->io_start(w, s, RP_DIR_RECV, s->recvq.head);
     }
-    while (s->sendq.head && !(s->active & RP_DIR_SEND)) {
-        rp_op *op = s->sendq.head;
-        if (op->kind == RP_OP_SHUTDOWN) {
-            rp_opq_pop(&s->sendq);
-            rp__complete(w, op, rp__net_shutdown_write(s->fd));
-            continue;
-        }
-        rp_op_priv *p = RP_PRIV(op);
-        if (p->u.send.idx >= p->u.send.count || rp__send_advance(op, 0)) {
-            rp_opq_pop(&s->sendq);
-            rp__complete(w, op, p->u.send.sent);
-            continue;
-        }
-        s->active |= RP_DIR_SEND;
-        be->io_start(w, s, RP_DIR_SEND);
-    }
+    while (s->sendq.head && !(s->active & RP_DIR_SEND) && start_send_head(w, s, s->sendq.head))
+        ;
     if (s->type == RP_SOCK_LISTENER && rp__accept_wanted(s) && !(s->active & RP_DIR_ACCEPT)) {
         s->active |= RP_DIR_ACCEPT;
-        be->io_start(w, s, RP_DIR_ACCEPT);
+        be->io_start(w, s, RP_DIR_ACCEPT, s->acceptq.head);
     }
+}
+
+static rp_opq *dir_queue(rp_sock *s, uint32_t dir)
+{
+    return dir == RP_DIR_RECV ? &s->recvq : &s->sendq;
 }
 
 void rp__io_finish(rp_worker *w, rp_sock *s, uint32_t dir, int64_t result)
 {
-    rp_opq *q = dir == RP_DIR_RECV ? &s->recvq : &s->sendq;
+    rp_opq *q = dir_queue(s, dir);
     s->active &= ~dir;
-    rp_op *op = rp_opq_pop(q);
-    if (op) {
-        if (dir == RP_DIR_SEND && result >= 0)
-            result = RP_PRIV(op)->u.send.sent;
+    s->stopping &= ~dir;
+    rp_op *op = rp__opq_pop(q);
+    if (op)
         rp__complete(w, op, result);
-    }
     if (s->flags & RP_SF_CLOSE_STARTED) {
         complete_all(w, q, RP_ECANCELED);
-        rp__sock_maybe_release(w, s);
+        sock_maybe_release(w, s);
         return;
     }
     rp__kick(w, s);
 }
 
 /* ---- accept ---- */
-int rp__accept_wanted(rp_sock *s)
+int rp__accept_wanted(const rp_sock *s)
 {
     return s->acceptq.head && s->u.listen.count < ACCEPT_HIGH_WATER &&
            !(s->flags & (RP_SF_ACCEPT_BACKOFF | RP_SF_CLOSE_STARTED));
+}
+
+rp_accept_error_class rp__accept_error_class(int err)
+{
+    switch (err) {
+    case RP_EMFILE:
+    case RP_ENFILE:
+    case RP_ENOBUFS:
+    case RP_ENOMEM: return RP_ACCEPT_BACKOFF;
+    case 0:
+    case RP_ECONNABORTED:
+    case RP_ECONNRESET:
+    case RP_ECANCELED: return RP_ACCEPT_RETRY;
+    default: return RP_ACCEPT_FAIL;
+    }
 }
 
 static rp_fd ring_pop(rp_sock *s)
@@ -171,7 +218,7 @@ static int adopt(rp_worker *w, rp_sock *ls, rp_fd fd, rp_socket *out)
 
 int rp__accept_fill(rp_worker *w, rp_op *op)
 {
-    rp_sock *ls = sock_of(w, op);
+    rp_sock *ls = rp__sock_live(w->loop, RP_PRIV(op)->target);
     if (!ls || (ls->flags & RP_SF_CLOSE_STARTED))
         return 0;
     while (ls->u.listen.count) {
@@ -188,21 +235,21 @@ int rp__accept_fill(rp_worker *w, rp_op *op)
     return 0;
 }
 
-static void accept_pump(rp_worker *w, rp_sock *s)
+/* Hands queued connections to waiting accept ops (a multishot one takes them as it is delivered). */
+void rp__accept_pump(rp_worker *w, rp_sock *s)
 {
     while (s->u.listen.count && s->acceptq.head) {
         rp_op *op = s->acceptq.head;
-        if (RP_PRIV(op)->iflags & RP_IF_MULTISHOT) {
+        if (RP_PRIV(op)->iflags & RP_IF_REPEATING) {
             rp__ready_push(w, op);
             break;
         }
-        rp_opq_pop(&s->acceptq);
+        rp__opq_pop(&s->acceptq);
         rp_fd fd = ring_pop(s);
         rp_socket h;
         int err = adopt(w, s, fd, &h);
         if (err) {
             rp__net_close(fd);
-            op->socket = RP_SOCKET_INVALID;
             rp__complete(w, op, err);
             continue;
         }
@@ -233,52 +280,59 @@ void rp__accept_push(rp_worker *w, rp_sock *s, rp_fd fd)
     }
     s->u.listen.ring[(s->u.listen.head + s->u.listen.count) % s->u.listen.cap] = fd;
     s->u.listen.count++;
-    accept_pump(w, s);
+    rp__accept_pump(w, s);
 }
 
 void rp__accept_delivered(rp_worker *w, rp_socket listener)
 {
-    rp_sock *s = rp__sock_at(w->loop, (uint32_t)listener - 1u);
-    if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(listener >> 32) || s->type != RP_SOCK_LISTENER ||
-        (s->flags & RP_SF_CLOSE_STARTED))
+    rp_sock *s = rp__sock_live(w->loop, listener);
+    if (!s || s->type != RP_SOCK_LISTENER || (s->flags & RP_SF_CLOSE_STARTED))
         return;
-    accept_pump(w, s);
+    rp__accept_pump(w, s);
     rp__kick(w, s);
 }
 
-void rp__accept_error(rp_worker *w, rp_sock *s, int err)
+static void backoff_enter(rp_worker *w, rp_sock *s)
+{
+    if (s->flags & RP_SF_ACCEPT_BACKOFF)
+        return;
+    s->flags |= RP_SF_ACCEPT_BACKOFF;
+    s->u.listen.backoff_next = w->backoff;
+    if (!w->backoff)
+        w->backoff_deadline = rp__now_ns() + ACCEPT_BACKOFF_NS;
+    w->backoff = s;
+}
+
+static void accept_fail_first(rp_worker *w, rp_sock *s, int err)
+{
+    rp_op *op = rp__opq_pop(&s->acceptq);
+    if (op)
+        rp__complete(w, op, err);
+}
+
+void rp__accept_failed(rp_worker *w, rp_sock *s, int err)
+{
+    if (s->flags & RP_SF_CLOSE_STARTED)
+        return;
+    switch (rp__accept_error_class(err)) {
+    case RP_ACCEPT_FAIL: accept_fail_first(w, s, err); break;
+    case RP_ACCEPT_RETRY:
+    case RP_ACCEPT_BACKOFF: break; /* the backend goes on accepting; it backs off when nothing is posted */
+    }
+}
+
+void rp__accept_stopped(rp_worker *w, rp_sock *s, int err)
 {
     s->active &= ~RP_DIR_ACCEPT;
+    s->stopping &= ~RP_DIR_ACCEPT;
     if (s->flags & RP_SF_CLOSE_STARTED) {
-        rp__sock_maybe_release(w, s);
+        sock_maybe_release(w, s);
         return;
     }
-    switch (err) {
-    case RP_EMFILE:
-    case RP_ENFILE:
-    case RP_ENOBUFS:
-    case RP_ENOMEM:
-        /* Out of descriptors: neither spin nor stop; retry later. */
-        if (!(s->flags & RP_SF_ACCEPT_BACKOFF)) {
-            s->flags |= RP_SF_ACCEPT_BACKOFF;
-            s->u.listen.backoff_next = w->backoff;
-            if (!w->backoff)
-                w->backoff_deadline = rp_now_ns() + ACCEPT_BACKOFF_NS;
-            w->backoff = s;
-        }
-        return;
-    case RP_ECONNABORTED:
-    case RP_ECONNRESET:
-    case RP_ECANCELED:
-    case 0:
-        break; /* the connection died in the backlog, or the backend stopped: accept again */
-    default:
-        if (s->acceptq.head) {
-            rp_op *op = rp_opq_pop(&s->acceptq);
-            op->socket = RP_SOCKET_INVALID;
-            rp__complete(w, op, err);
-        }
-        break;
+    switch (rp__accept_error_class(err)) {
+    case RP_ACCEPT_BACKOFF: backoff_enter(w, s); return; /* neither spin nor stop: retry later */
+    case RP_ACCEPT_FAIL: accept_fail_first(w, s, err); break;
+    case RP_ACCEPT_RETRY: break;
     }
     rp__kick(w, s);
 }
@@ -311,9 +365,10 @@ void rp__connect_finish(rp_worker *w, rp_sock *s, int err)
 {
     rp_op *op = s->connect_op;
     s->active &= ~RP_DIR_CONNECT;
+    s->stopping &= ~RP_DIR_CONNECT;
     s->connect_op = NULL;
     if (!op) {
-        rp__sock_maybe_release(w, s);
+        sock_maybe_release(w, s);
         return;
     }
     if (err == 0 && (s->flags & RP_SF_CLOSE_STARTED))
@@ -326,18 +381,17 @@ void rp__connect_finish(rp_worker *w, rp_sock *s, int err)
         rp__kick(w, s);
         return;
     }
-    op->socket = RP_SOCKET_INVALID;
     rp__complete(w, op, err);
     if (!(s->flags & RP_SF_CLOSE_STARTED)) {
         rp_atomic_store_u32(&s->closing, 1);
         rp__sock_close_begin(w, s, NULL);
     } else {
-        rp__sock_maybe_release(w, s);
+        sock_maybe_release(w, s);
     }
 }
 
 /* ---- timers bound to sockets ---- */
-static void timer_bind(rp_sock *s, rp_op *op)
+void rp__timer_bind(rp_sock *s, rp_op *op)
 {
     rp_op_priv *p = RP_PRIV(op);
     p->u.timer.sock_prev = NULL;
@@ -352,7 +406,7 @@ void rp__timer_unbind(rp_worker *w, rp_op *op)
     rp_op_priv *p = RP_PRIV(op);
     if (!p->target)
         return;
-    rp_sock *s = sock_of(w, op);
+    rp_sock *s = rp__sock_live(w->loop, p->target);
     if (!s)
         return;
     if (p->u.timer.sock_prev)
@@ -365,11 +419,11 @@ void rp__timer_unbind(rp_worker *w, rp_op *op)
 }
 
 /* ---- close ---- */
-static void stop_direction(rp_worker *w, rp_sock *s, uint32_t dir, rp_opq *q)
+static void stop_direction(rp_worker *w, rp_sock *s, uint32_t dir)
 {
-    if ((s->active & dir) && w->loop->backend->io_cancel(w, s, dir)) {
-        s->active &= ~dir;
-        rp_op *op = rp_opq_pop(q);
+    rp_opq *q = dir_queue(s, dir);
+    if ((s->active & dir) && rp__stop_active(w, s, dir)) {
+        rp_op *op = rp__opq_pop(q);
         if (op)
             rp__complete(w, op, RP_ECANCELED);
     }
@@ -380,25 +434,23 @@ static void stop_direction(rp_worker *w, rp_sock *s, uint32_t dir, rp_opq *q)
 
 void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op)
 {
-    const rp_backend_vtable *be = w->loop->backend;
     s->flags |= RP_SF_CLOSE_STARTED;
     s->close_op = close_op;
 
-    stop_direction(w, s, RP_DIR_RECV, &s->recvq);
-    stop_direction(w, s, RP_DIR_SEND, &s->sendq);
+    stop_direction(w, s, RP_DIR_RECV);
+    stop_direction(w, s, RP_DIR_SEND);
     if (s->connect_op) {
-        if (!(s->active & RP_DIR_CONNECT) || be->io_cancel(w, s, RP_DIR_CONNECT)) {
+        if (!(s->active & RP_DIR_CONNECT) || rp__stop_active(w, s, RP_DIR_CONNECT)) {
             rp_op *op = s->connect_op;
             s->connect_op = NULL;
             s->active &= ~RP_DIR_CONNECT;
-            op->socket = RP_SOCKET_INVALID;
             rp__complete(w, op, RP_ECANCELED);
         }
     }
     if (s->type == RP_SOCK_LISTENER) {
         complete_all(w, &s->acceptq, RP_ECANCELED);
-        if ((s->active & RP_DIR_ACCEPT) && be->io_cancel(w, s, RP_DIR_ACCEPT))
-            s->active &= ~RP_DIR_ACCEPT;
+        if (s->active & RP_DIR_ACCEPT)
+            rp__stop_active(w, s, RP_DIR_ACCEPT);
         while (s->u.listen.count)
             rp__net_close(ring_pop(s));
         if (s->flags & RP_SF_ACCEPT_BACKOFF)
@@ -407,20 +459,14 @@ void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op)
     while (s->timers) {
         rp_op *t = s->timers;
         rp__timer_unbind(w, t);
-        rp_heap_remove(&w->timers, t);
+        rp__heap_remove(&w->timers, t);
         rp__complete(w, t, RP_ECANCELED);
     }
-    be->sock_close(w, s);
-    rp__sock_maybe_release(w, s);
+    w->loop->backend->sock_close(w, s);
+    sock_maybe_release(w, s);
 }
 
-void rp__sock_maybe_release(rp_worker *w, rp_sock *s)
-{
-    if ((s->flags & RP_SF_CLOSE_STARTED) && s->kernel_refs == 0 && s->active == 0)
-        rp__sock_release(w, s);
-}
-
-void rp__sock_release(rp_worker *w, rp_sock *s)
+static void sock_release(rp_worker *w, rp_sock *s)
 {
     rp_op *close_op = s->close_op;
     if (s->fd != RP_FD_INVALID)
@@ -433,140 +479,9 @@ void rp__sock_release(rp_worker *w, rp_sock *s)
         rp__complete(w, close_op, 0);
 }
 
-/* ---- starting a submission on its worker ---- */
-void rp__op_start(rp_worker *w, rp_op *op)
+/* Releases a closing socket once nothing of it is with the backend any more. */
+static void sock_maybe_release(rp_worker *w, rp_sock *s)
 {
-    rp_op_priv *p = RP_PRIV(op);
-    rp_sock *s = NULL;
-    int cancelled = p->cancelled || rp_atomic_load_u32(&p->state) == RP_OP_STATE_CANCEL_QUEUED;
-
-    if (op->kind == RP_OP_POST) {
-        rp__complete(w, op, 0);
-        return;
-    }
-    if (op->kind == RP_OP_TIMEOUT) {
-        if (p->target) {
-            s = sock_of(w, op);
-            if (!s || (s->flags & RP_SF_CLOSE_STARTED))
-                cancelled = 1;
-        }
-        if (cancelled || w->sweeping) {
-            rp__complete(w, op, RP_ECANCELED);
-            return;
-        }
-        p->u.timer.deadline += rp_now_ns(); /* held the delay until now */
-        p->u.timer.seq = w->timer_seq++;
-        if (rp_heap_push(&w->timers, op) != 0) {
-            rp__complete(w, op, RP_ENOMEM);
-            return;
-        }
-        p->place = RP_PLACE_TIMER;
-        if (s)
-            timer_bind(s, op);
-        return;
-    }
-
-    s = sock_of(w, op);
-    if (op->kind == RP_OP_CLOSE) {
-        if (!s) {
-            rp__complete(w, op, 0); /* already released (e.g. by rp_loop_destroy) */
-        } else if (s->flags & RP_SF_CLOSE_STARTED) {
-            if (!s->close_op)
-                s->close_op = op;
-            else
-                rp__complete(w, op, 0);
-        } else {
-            rp__sock_close_begin(w, s, op);
-        }
-        return;
-    }
-    if (op->kind == RP_OP_CONNECT) {
-        if (!s) {
-            op->socket = RP_SOCKET_INVALID;
-            rp__complete(w, op, RP_ECANCELED);
-            return;
-        }
-        s->connect_op = op;
-        p->place = RP_PLACE_QUEUE;
-        if (cancelled || (s->flags & RP_SF_CLOSE_STARTED) || w->sweeping) {
-            rp__connect_finish(w, s, RP_ECANCELED);
-            return;
-        }
-        s->active |= RP_DIR_CONNECT;
-        w->loop->backend->io_start(w, s, RP_DIR_CONNECT);
-        return;
-    }
-    if (!s || cancelled || (s->flags & RP_SF_CLOSE_STARTED)) {
-        if (op->kind == RP_OP_ACCEPT)
-            op->socket = RP_SOCKET_INVALID;
-        rp__complete(w, op, RP_ECANCELED);
-        return;
-    }
-    p->place = RP_PLACE_QUEUE;
-    switch (op->kind) {
-    case RP_OP_RECV:
-        rp_opq_push(&s->recvq, op);
-        break;
-    case RP_OP_SEND:
-    case RP_OP_SHUTDOWN:
-        rp_opq_push(&s->sendq, op);
-        break;
-    case RP_OP_ACCEPT:
-        rp_opq_push(&s->acceptq, op);
-        accept_pump(w, s);
-        break;
-    default:
-        break;
-    }
-    rp__kick(w, s);
-}
-
-/* ---- cancellation on the owning worker ---- */
-void rp__cancel_handle(rp_worker *w, rp_op *op)
-{
-    rp_op_priv *p = RP_PRIV(op);
-    uint32_t state = rp_atomic_load_u32(&p->state);
-    if (state != RP_OP_STATE_PENDING && state != RP_OP_STATE_CANCEL_QUEUED)
-        return;
-    switch (p->place) {
-    case RP_PLACE_TRANSIT:
-        p->cancelled = 1; /* rp__op_start completes it with RP_ECANCELED */
-        return;
-    case RP_PLACE_READY:
-        return; /* the natural result won */
-    case RP_PLACE_TIMER:
-        rp__timer_unbind(w, op);
-        rp_heap_remove(&w->timers, op);
-        rp__complete(w, op, RP_ECANCELED);
-        return;
-    default:
-        break;
-    }
-    rp_sock *s = sock_of(w, op);
-    if (!s)
-        return;
-    const rp_backend_vtable *be = w->loop->backend;
-    if (op->kind == RP_OP_CONNECT) {
-        if (s->connect_op == op && (!(s->active & RP_DIR_CONNECT) || be->io_cancel(w, s, RP_DIR_CONNECT)))
-            rp__connect_finish(w, s, RP_ECANCELED);
-        return;
-    }
-    if (op->kind == RP_OP_ACCEPT) {
-        if (rp_opq_remove(&s->acceptq, op)) {
-            op->socket = RP_SOCKET_INVALID;
-            rp__complete(w, op, RP_ECANCELED);
-        }
-        if (!s->acceptq.head && (s->active & RP_DIR_ACCEPT) && be->io_cancel(w, s, RP_DIR_ACCEPT))
-            s->active &= ~RP_DIR_ACCEPT;
-        return;
-    }
-    uint32_t dir = op->kind == RP_OP_RECV ? RP_DIR_RECV : RP_DIR_SEND;
-    rp_opq *q = dir == RP_DIR_RECV ? &s->recvq : &s->sendq;
-    if (q->head == op && (s->active & dir)) {
-        if (be->io_cancel(w, s, dir))
-            rp__io_finish(w, s, dir, RP_ECANCELED);
-        return;
-    }
-    if (rp_opq_remove(q, op))
-        rp__complete(w, op, RP_ECANCELED);
+    if ((s->flags & RP_SF_CLOSE_STARTED) && s->kernel_refs == 0 && s->active == 0)
+        sock_release(w, s);
 }

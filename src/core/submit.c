@@ -3,46 +3,9 @@
  * the op has been claimed, so a negative return always means "nothing happened". */
 #include <stdint.h>
 
-#include "core/internal.h"
+#include "core/backend.h"
 
 #define MAX_SENDV 1024
-
-/* Zeroes the private part except the state word, which other threads may read at any time (rp_cancel,
- * rp_op_pending): it only ever changes through atomic operations. */
-static void priv_reset(rp_op_priv *p)
-{
-    size_t state_at = offsetof(rp_op_priv, state), after = state_at + sizeof p->state;
-    memset(p, 0, state_at);
-    memset((char *)p + after, 0, sizeof *p - after);
-}
-
-int rp_op_init(rp_op *op, rp_callback cb, void *user)
-{
-    /* The record may be fresh memory: nothing in it is read, so initialising never depends on garbage. */
-    if (!op)
-        return RP_EINVAL;
-    memset(op, 0, offsetof(rp_op, internal_));
-    priv_reset(RP_PRIV(op));
-    rp_atomic_store_u32(&RP_PRIV(op)->state, RP_OP_STATE_IDLE);
-    op->cb = cb;
-    op->user = user;
-    return 0;
-}
-
-int rp_op_pending(const rp_op *op)
-{
-    if (!op)
-        return 0;
-    uint32_t state = rp_atomic_load_u32(&((rp_op_priv *)(void *)op->internal_)->state);
-    return state == RP_OP_STATE_PENDING || state == RP_OP_STATE_CANCEL_QUEUED;
-}
-
-int64_t rp_op_sent(const rp_op *op)
-{
-    if (!op || op->kind != RP_OP_SEND)
-        return 0;
-    return ((const rp_op_priv *)(const void *)op->internal_)->u.send.sent;
-}
 
 /* Guards submissions made from outside the owning worker against a concurrent rp_loop_destroy: destroy
  * waits until no such call is between its checks and its inbox push. */
@@ -75,7 +38,7 @@ static void guard_leave(submit_guard *g)
         rp_atomic_fetch_add_u32(&g->loop->foreign_submitters, (uint32_t)-1);
 }
 
-/* Checks the op record can be submitted and resets its private part. */
+/* Checks the op record can be submitted: not pending, and with a callback where one is needed. */
 static int op_check(rp_loop *loop, rp_op *op)
 {
     if (!op)
@@ -87,22 +50,9 @@ static int op_check(rp_loop *loop, rp_op *op)
     return 0;
 }
 
-static void op_claim(rp_op *op, uint32_t kind, rp_worker *w, rp_socket target)
-{
-    rp_op_priv *p = RP_PRIV(op);
-    priv_reset(p);
-    op->kind = kind;
-    op->result = 0;
-    op->flags = 0;
-    op->socket = target;
-    p->worker = w;
-    p->target = target;
-    p->place = RP_PLACE_TRANSIT;
-    rp_atomic_store_u32(&p->state, RP_OP_STATE_PENDING);
-}
-
-static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, uint32_t kind, uint32_t type, rp_sock **out,
-                     submit_guard *g)
+/* Checks a submission of kind on socket h: the loop, the record, and the socket type the op table
+ * names. On success the guard is held and *out is the socket. */
+static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, rp_op_kind kind, rp_sock **out, submit_guard *g)
 {
     if (!loop)
         return RP_EINVAL;
@@ -112,11 +62,11 @@ static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, uint32_t kind, uint3
     rp_sock *s;
     if ((err = rp__sock_lookup(loop, h, &s)) != 0)
         return err;
-    if (s->type != type)
+    rp_op_socket need = rp__op_kinds[kind].socket;
+    if ((need == RP_OPSOCK_STREAM || need == RP_OPSOCK_LISTENER) && s->type != (uint32_t)need)
         return RP_EINVAL;
     if ((err = guard_enter(g, loop)) != 0)
         return err;
-    (void)kind;
     *out = s;
     return 0;
 }
@@ -127,10 +77,10 @@ int rp_recv(rp_loop *loop, rp_op *op, rp_socket socket, void *buf, size_t len)
     rp_sock *s;
     if (!buf || len == 0 || len > INT32_MAX)
         return RP_EINVAL;
-    int err = socket_op(loop, op, socket, RP_OP_RECV, RP_SOCK_STREAM, &s, &g);
+    int err = socket_op(loop, op, socket, RP_OP_RECV, &s, &g);
     if (err)
         return err;
-    op_claim(op, RP_OP_RECV, s->worker, socket);
+    rp__op_claim(op, RP_OP_RECV, s->worker, socket);
     RP_PRIV(op)->u.recv.buf = buf;
     RP_PRIV(op)->u.recv.len = len;
     rp__dispatch(s->worker, op);
@@ -143,14 +93,14 @@ static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf 
 {
     submit_guard g;
     rp_sock *s;
-    int err = socket_op(loop, op, socket, RP_OP_SEND, RP_SOCK_STREAM, &s, &g);
+    int err = socket_op(loop, op, socket, RP_OP_SEND, &s, &g);
     if (err)
         return err;
     if (rp_atomic_load_u32(&s->wr_shut)) {
         guard_leave(&g);
         return RP_ESHUTDOWN;
     }
-    op_claim(op, RP_OP_SEND, s->worker, socket);
+    rp__op_claim(op, RP_OP_SEND, s->worker, socket);
     rp_op_priv *p = RP_PRIV(op);
     if (bufs) {
         p->u.send.bufs = bufs;
@@ -195,14 +145,14 @@ int rp_shutdown(rp_loop *loop, rp_op *op, rp_socket socket)
 {
     submit_guard g;
     rp_sock *s;
-    int err = socket_op(loop, op, socket, RP_OP_SHUTDOWN, RP_SOCK_STREAM, &s, &g);
+    int err = socket_op(loop, op, socket, RP_OP_SHUTDOWN, &s, &g);
     if (err)
         return err;
     if (rp_atomic_exchange_u32(&s->wr_shut, 1)) {
         guard_leave(&g);
         return RP_EALREADY;
     }
-    op_claim(op, RP_OP_SHUTDOWN, s->worker, socket);
+    rp__op_claim(op, RP_OP_SHUTDOWN, s->worker, socket);
     rp__dispatch(s->worker, op);
     guard_leave(&g);
     return 0;
@@ -214,13 +164,12 @@ int rp_accept(rp_loop *loop, rp_op *op, rp_socket listener, uint32_t flags)
     rp_sock *s;
     if (flags & ~RP_ACCEPT_MULTISHOT)
         return RP_EINVAL;
-    int err = socket_op(loop, op, listener, RP_OP_ACCEPT, RP_SOCK_LISTENER, &s, &g);
+    int err = socket_op(loop, op, listener, RP_OP_ACCEPT, &s, &g);
     if (err)
         return err;
-    op_claim(op, RP_OP_ACCEPT, s->worker, listener);
-    op->socket = RP_SOCKET_INVALID;
+    rp__op_claim(op, RP_OP_ACCEPT, s->worker, listener);
     if (flags & RP_ACCEPT_MULTISHOT)
-        RP_PRIV(op)->iflags |= RP_IF_MULTISHOT;
+        RP_PRIV(op)->iflags |= RP_IF_REPEATING;
     rp__dispatch(s->worker, op);
     guard_leave(&g);
     return 0;
@@ -251,7 +200,7 @@ int rp_close(rp_loop *loop, rp_op *op, rp_socket socket)
         rp_atomic_fence();
     }
     if (op) {
-        op_claim(op, RP_OP_CLOSE, s->worker, socket);
+        rp__op_claim(op, RP_OP_CLOSE, s->worker, socket);
         rp__dispatch(s->worker, op);
     } else {
         rp__close_async(s->worker, s); /* no completion wanted: the socket itself carries the request */
@@ -275,7 +224,7 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
         if (opts->reserved[i])
             return RP_EINVAL;
     if (opts->worker < -1 || opts->worker >= (int)loop->nworkers || opts->accept_worker < -1 ||
-        opts->accept_worker >= (int)loop->nworkers || opts->accepts_posted < 0 || opts->accepts_posted > 1024)
+        opts->accept_worker >= (int)loop->nworkers || opts->accepts_posted < 0 || opts->accepts_posted > RP_ACCEPTS_POSTED_MAX)
         return RP_EINVAL;
     if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
         return RP_EINVAL;
@@ -303,7 +252,7 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
     }
     s->family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
     s->u.listen.accept_worker = opts->accept_worker;
-    s->u.listen.posted_depth = opts->accepts_posted ? (uint32_t)opts->accepts_posted : 32u;
+    s->u.listen.posted_depth = opts->accepts_posted ? (uint32_t)opts->accepts_posted : RP_ACCEPTS_POSTED_DEFAULT;
     if (!(opts->flags & RP_LISTEN_NO_NODELAY))
         s->flags |= RP_SF_NODELAY;
     rp__sock_publish(s);
@@ -371,8 +320,7 @@ int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_o
         return err;
     }
     rp_socket h = RP_SOCK_HANDLE(s);
-    op_claim(op, RP_OP_CONNECT, w, h);
-    op->socket = RP_SOCKET_INVALID;
+    rp__op_claim(op, RP_OP_CONNECT, w, h);
     RP_PRIV(op)->u.connect.addr = *addr;
     rp__dispatch(w, op);
     guard_leave(&g);
@@ -403,9 +351,11 @@ int rp_timeout(rp_loop *loop, rp_op *op, rp_socket socket, uint64_t delay_ms, ui
     submit_guard g;
     if ((err = guard_enter(&g, loop)) != 0)
         return err;
-    op_claim(op, RP_OP_TIMEOUT, w, socket);
+    rp__op_claim(op, RP_OP_TIMEOUT, w, socket);
     RP_PRIV(op)->u.timer.deadline = delay_ms * 1000000u; /* made absolute on the worker */
     RP_PRIV(op)->u.timer.period = repeat_ms * 1000000u;
+    if (repeat_ms)
+        RP_PRIV(op)->iflags |= RP_IF_REPEATING;
     rp__dispatch(w, op);
     guard_leave(&g);
     return 0;
@@ -430,7 +380,7 @@ int rp_post(rp_loop *loop, rp_op *op, int worker)
     submit_guard g;
     if ((err = guard_enter(&g, loop)) != 0)
         return err;
-    op_claim(op, RP_OP_POST, w, RP_SOCKET_INVALID);
+    rp__op_claim(op, RP_OP_POST, w, RP_SOCKET_INVALID);
     rp__dispatch(w, op);
     guard_leave(&g);
     return 0;

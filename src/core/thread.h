@@ -17,16 +17,16 @@ typedef pthread_mutex_t rp_mutex;
 
 typedef void (*rp_thread_fn)(void *arg);
 
-int rp_thread_start(rp_thread *t, rp_thread_fn fn, void *arg); /* 0 or RP_E* */
-void rp_thread_join(rp_thread t);
-void rp_thread_yield(void);
+int rp__thread_start(rp_thread *t, rp_thread_fn fn, void *arg); /* 0 or RP_E* */
+void rp__thread_join(rp_thread t);
+void rp__thread_yield(void);
 
-void rp_mutex_init(rp_mutex *m);
-void rp_mutex_destroy(rp_mutex *m);
-void rp_mutex_lock(rp_mutex *m);
-void rp_mutex_unlock(rp_mutex *m);
+void rp__mutex_init(rp_mutex *m);
+void rp__mutex_destroy(rp_mutex *m);
+void rp__mutex_lock(rp_mutex *m);
+void rp__mutex_unlock(rp_mutex *m);
 
-int rp_cpu_count(void);
-uint64_t rp_now_ns(void); /* monotonic */
+int rp__cpu_count(void);
+uint64_t rp__now_ns(void); /* monotonic */
 
 #endif

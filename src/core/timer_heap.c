@@ -48,7 +48,7 @@ static void sift_down(rp_timer_heap *h, uint32_t i)
     place(h, i, op);
 }
 
-int rp_heap_push(rp_timer_heap *h, rp_op *op)
+int rp__heap_push(rp_timer_heap *h, rp_op *op)
 {
     if (h->count == h->cap) {
         uint32_t cap = h->cap ? h->cap * 2 : 64;
@@ -63,7 +63,7 @@ int rp_heap_push(rp_timer_heap *h, rp_op *op)
     return 0;
 }
 
-void rp_heap_remove(rp_timer_heap *h, rp_op *op)
+void rp__heap_remove(rp_timer_heap *h, rp_op *op)
 {
     uint32_t i = RP_PRIV(op)->u.timer.heap_index;
     rp_op *last = h->items[--h->count];
@@ -76,12 +76,12 @@ void rp_heap_remove(rp_timer_heap *h, rp_op *op)
         sift_down(h, i);
 }
 
-rp_op *rp_heap_top(const rp_timer_heap *h)
+rp_op *rp__heap_top(const rp_timer_heap *h)
 {
     return h->count ? h->items[0] : NULL;
 }
 
-void rp_heap_free(rp_timer_heap *h)
+void rp__heap_free(rp_timer_heap *h)
 {
     free(h->items);
     h->items = NULL;

@@ -118,7 +118,15 @@ static void ep_wake(void *state)
     (void)r;
 }
 
-static const rp_poller_vtable epoll_poller_vt = {ep_init, ep_fini, ep_add, ep_watch_write, ep_del, ep_wait, ep_wake};
+static const rp_poller_vtable epoll_poller_vt = {
+    .init = ep_init,
+    .fini = ep_fini,
+    .add = ep_add,
+    .watch_write = ep_watch_write,
+    .del = ep_del,
+    .wait = ep_wait,
+    .wake = ep_wake,
+};
 
 static int epoll_probe(char *why, size_t n)
 {
@@ -137,11 +145,16 @@ static int epoll_worker_init(rp_worker *w, unsigned depth, int threaded)
     return rp__reactor_init(w, &epoll_poller_vt, depth);
 }
 
-const rp_backend_vtable rp_backend_epoll = {
-    RP_BACKEND_EPOLL,       1,
-    epoll_probe,            epoll_worker_init,
-    rp__reactor_fini,       rp__reactor_wake,
-    rp__reactor_wait,       rp__reactor_attach,
-    rp__reactor_io_start,   rp__reactor_io_cancel,
-    rp__reactor_sock_close,
+const rp_backend_vtable rp__backend_epoll = {
+    .id = RP_BACKEND_EPOLL,
+    .nonblocking = 1,
+    .probe = epoll_probe,
+    .worker_init = epoll_worker_init,
+    .worker_fini = rp__reactor_fini,
+    .wake = rp__reactor_wake,
+    .wait = rp__reactor_wait,
+    .sock_attach = rp__reactor_attach,
+    .io_start = rp__reactor_io_start,
+    .io_cancel = rp__reactor_io_cancel,
+    .sock_close = rp__reactor_sock_close,
 };

@@ -15,13 +15,13 @@
 
 #include <liburing.h>
 
-#include "core/internal.h"
+#include "core/backend.h"
 
 enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT = 4, TAG_WAKE = 5, TAG_MASK = 7 };
 
-#define RP_SF_ACCEPT_CANCELING 0x100u /* a cancel of the multishot accept is in flight */
-#define RP_SF_RECV_CANCEL 0x200u      /* the active receive was cancelled: do not restart it */
-#define RP_SF_SEND_CANCEL 0x400u      /* the active send was cancelled: a partial result ends it */
+/* rp_sock.bflags */
+#define URING_BF_ACCEPT_CANCELING 0x1u /* a cancel of the multishot accept is in flight */
+
 #define CQE_BATCH 128
 
 typedef struct uring_worker {
@@ -32,7 +32,7 @@ typedef struct uring_worker {
     int defer_taskrun;
 } uring_worker;
 
-#define U(w) ((uring_worker *)(w)->backend)
+static uring_worker *uring_of(rp_worker *w) { return (uring_worker *)w->backend; }
 
 static uint64_t make_data(void *p, unsigned tag) { return (uint64_t)(uintptr_t)p | tag; }
 
@@ -92,15 +92,15 @@ static int uring_probe(char *why, size_t n)
 static struct io_uring_sqe *get_sqe(rp_worker *w)
 {
     struct io_uring_sqe *sqe;
-    while (!(sqe = io_uring_get_sqe(&U(w)->ring)))
-        io_uring_submit(&U(w)->ring); /* SQ full: hand what is queued to the kernel and retry */
+    while (!(sqe = io_uring_get_sqe(&uring_of(w)->ring)))
+        io_uring_submit(&uring_of(w)->ring); /* SQ full: hand what is queued to the kernel and retry */
     return sqe;
 }
 
 static void arm_wake(rp_worker *w)
 {
     struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_read(sqe, U(w)->evfd, &U(w)->evbuf, sizeof U(w)->evbuf, 0);
+    io_uring_prep_read(sqe, uring_of(w)->evfd, &uring_of(w)->evbuf, sizeof uring_of(w)->evbuf, 0);
     io_uring_sqe_set_data64(sqe, make_data(NULL, TAG_WAKE));
 }
 
@@ -153,7 +153,7 @@ static int uring_worker_init(rp_worker *w, unsigned depth, int threaded)
 
 static void uring_worker_fini(rp_worker *w)
 {
-    uring_worker *u = U(w);
+    uring_worker *u = uring_of(w);
     if (!u)
         return;
     io_uring_queue_exit(&u->ring);
@@ -165,7 +165,7 @@ static void uring_worker_fini(rp_worker *w)
 static void uring_wake(rp_worker *w)
 {
     uint64_t one = 1;
-    ssize_t r = write(U(w)->evfd, &one, sizeof one);
+    ssize_t r = write(uring_of(w)->evfd, &one, sizeof one);
     (void)r;
 }
 
@@ -176,24 +176,23 @@ static int uring_attach(rp_worker *w, rp_sock *s)
     return 0; /* io_uring needs no registration */
 }
 
-static void start_recv(rp_worker *w, rp_sock *s)
+static void start_recv(rp_worker *w, rp_sock *s, rp_op *op)
 {
-    rp_op_priv *p = RP_PRIV(s->recvq.head);
+    rp_op_priv *p = RP_PRIV(op);
     struct io_uring_sqe *sqe = get_sqe(w);
     io_uring_prep_recv(sqe, s->fd, p->u.recv.buf, p->u.recv.len, 0);
     io_uring_sqe_set_data64(sqe, make_data(s, TAG_RECV));
     s->kernel_refs++;
 }
 
-static void start_send(rp_worker *w, rp_sock *s)
+static void start_send(rp_worker *w, rp_sock *s, rp_op *op)
 {
     struct io_uring_sqe *sqe = get_sqe(w);
-    size_t n = rp__send_iov(s, s->sendq.head);
-    if (n == 1)
-        io_uring_prep_send(sqe, s->fd, s->u.stream.msg.msg_iov[0].iov_base, s->u.stream.msg.msg_iov[0].iov_len,
-                           MSG_NOSIGNAL);
+    struct msghdr *msg = &s->u.stream.io.msg;
+    if (rp__send_iov(&s->u.stream.io, op) == 1)
+        io_uring_prep_send(sqe, s->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL);
     else
-        io_uring_prep_sendmsg(sqe, s->fd, &s->u.stream.msg, MSG_NOSIGNAL);
+        io_uring_prep_sendmsg(sqe, s->fd, msg, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, make_data(s, TAG_SEND));
     s->kernel_refs++;
 }
@@ -201,33 +200,34 @@ static void start_send(rp_worker *w, rp_sock *s)
 static void start_accept(rp_worker *w, rp_sock *s)
 {
     struct io_uring_sqe *sqe = get_sqe(w);
-    if (U(w)->multishot_accept)
+    if (uring_of(w)->multishot_accept)
         io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
     else
         io_uring_prep_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, make_data(s, TAG_ACCEPT));
-    s->flags &= ~RP_SF_ACCEPT_CANCELING;
+    s->bflags &= ~URING_BF_ACCEPT_CANCELING;
     s->kernel_refs++;
 }
 
-static void start_connect(rp_worker *w, rp_sock *s)
+static void start_connect(rp_worker *w, rp_sock *s, rp_op *op)
 {
     int len = 0;
-    rp__net_to_sockaddr(&RP_PRIV(s->connect_op)->u.connect.addr, &s->u.stream.peer, &len);
+    rp__net_to_sockaddr(&RP_PRIV(op)->u.connect.addr, &s->u.stream.connect_addr, &len);
     struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.stream.peer, (socklen_t)len);
+    io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.stream.connect_addr, (socklen_t)len);
     io_uring_sqe_set_data64(sqe, make_data(s, TAG_CONNECT));
     s->kernel_refs++;
 }
 
-static void uring_io_start(rp_worker *w, rp_sock *s, uint32_t dir)
+static void uring_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
 {
-    switch (dir) {
-    case RP_DIR_RECV: start_recv(w, s); break;
-    case RP_DIR_SEND: start_send(w, s); break;
-    case RP_DIR_ACCEPT: start_accept(w, s); break;
-    case RP_DIR_CONNECT: start_connect(w, s); break;
-    default: break;
+    RP_UNUSED(dir);
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_RECV: start_recv(w, s, op); break;
+    case RP_OP_SEND: start_send(w, s, op); break;
+    case RP_OP_ACCEPT: start_accept(w, s); break;
+    case RP_OP_CONNECT: start_connect(w, s, op); break;
+    RP_CASE_KINDS_RUN_BY_THE_CORE: break;
     }
 }
 
@@ -238,29 +238,34 @@ static void cancel_request(rp_worker *w, rp_sock *s, unsigned tag)
     io_uring_sqe_set_data64(sqe, make_data(NULL, TAG_IGNORE));
 }
 
+static unsigned tag_of(uint32_t dir)
+{
+    switch ((enum rp_dir)dir) {
+    case RP_DIR_RECV: return TAG_RECV;
+    case RP_DIR_SEND: return TAG_SEND;
+    case RP_DIR_ACCEPT: return TAG_ACCEPT;
+    case RP_DIR_CONNECT: return TAG_CONNECT;
+    }
+    return TAG_IGNORE;
+}
+
 static int uring_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
 {
-    unsigned tag = dir == RP_DIR_RECV ? TAG_RECV : dir == RP_DIR_SEND ? TAG_SEND : dir == RP_DIR_ACCEPT ? TAG_ACCEPT
-                                                                                                       : TAG_CONNECT;
     if (dir == RP_DIR_ACCEPT) {
-        if (s->flags & RP_SF_ACCEPT_CANCELING)
+        if (s->bflags & URING_BF_ACCEPT_CANCELING)
             return 0;
-        s->flags |= RP_SF_ACCEPT_CANCELING;
+        s->bflags |= URING_BF_ACCEPT_CANCELING;
     }
-    /* The request may finish with partial progress instead of -ECANCELED: remember the cancel so the
-     * remainder is not issued as a fresh request that the cancel never reaches. */
-    if (dir == RP_DIR_RECV)
-        s->flags |= RP_SF_RECV_CANCEL;
-    if (dir == RP_DIR_SEND)
-        s->flags |= RP_SF_SEND_CANCEL;
-    cancel_request(w, s, tag);
+    /* The request may still finish with its natural result or partial progress; rp__io_stopping keeps the
+     * remainder from being issued as a fresh request that the cancel never reaches. */
+    cancel_request(w, s, tag_of(dir));
     return 0; /* the request completes with -ECANCELED (or its natural result) */
 }
 
 static void uring_sock_close(rp_worker *w, rp_sock *s)
 {
     /* Every active direction was already asked to stop through io_cancel; the descriptor is closed once
-     * the last in-flight request has completed (rp__sock_maybe_release). */
+     * the last in-flight request has completed (the core releases the socket then). */
     RP_UNUSED(w);
     RP_UNUSED(s);
 }
@@ -273,57 +278,38 @@ static int64_t result_of(int res)
 static void on_recv(rp_worker *w, rp_sock *s, int res)
 {
     s->kernel_refs--;
-    int stopping = (s->flags & (RP_SF_CLOSE_STARTED | RP_SF_RECV_CANCEL)) != 0;
-    if ((res == -EINTR || res == -EAGAIN) && !stopping) {
-        start_recv(w, s);
-        return;
-    }
-    if (res == -EINTR || res == -EAGAIN)
+    if (res == -EINTR || res == -EAGAIN) {
+        if (!rp__io_stopping(s, RP_DIR_RECV)) {
+            start_recv(w, s, rp__io_op(s, RP_DIR_RECV));
+            return;
+        }
         res = -ECANCELED;
-    s->flags &= ~RP_SF_RECV_CANCEL;
+    }
     rp__io_finish(w, s, RP_DIR_RECV, result_of(res));
 }
 
 static void on_send(rp_worker *w, rp_sock *s, int res)
 {
     s->kernel_refs--;
-    int stopping = (s->flags & (RP_SF_CLOSE_STARTED | RP_SF_SEND_CANCEL)) != 0;
-    if (res >= 0 && rp__send_advance(s->sendq.head, (size_t)res)) {
-        s->flags &= ~RP_SF_SEND_CANCEL;
-        rp__io_finish(w, s, RP_DIR_SEND, 0);
-        return;
-    }
-    if ((res >= 0 || res == -EINTR || res == -EAGAIN) && !stopping) {
-        start_send(w, s); /* the rest of the op */
-        return;
-    }
-    if (res >= 0 || res == -EINTR || res == -EAGAIN)
-        res = -ECANCELED; /* stopped part-way: rp_op_sent tells how much went out */
-    s->flags &= ~RP_SF_SEND_CANCEL;
-    rp__io_finish(w, s, RP_DIR_SEND, result_of(res));
+    size_t n = res > 0 ? (size_t)res : 0;
+    int err = (res < 0 && res != -EINTR && res != -EAGAIN) ? rp__from_errno(-res) : 0;
+    if (rp__send_progress(w, s, n, err) == RP_IO_RESTART)
+        start_send(w, s, rp__io_op(s, RP_DIR_SEND)); /* the rest of the op */
 }
 
 static void on_accept(rp_worker *w, rp_sock *s, int res, unsigned flags)
 {
-    int more = (flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-        s->kernel_refs--;
-        s->active &= ~RP_DIR_ACCEPT;
-        s->flags &= ~RP_SF_ACCEPT_CANCELING;
-    }
     if (res >= 0)
-        rp__accept_push(w, s, res);
-    if (s->flags & RP_SF_CLOSE_STARTED) {
-        rp__sock_maybe_release(w, s);
+        rp__accept_push(w, s, res); /* closed there if the listener is closing */
+    if (!(flags & IORING_CQE_F_MORE)) {
+        s->kernel_refs--;
+        s->bflags &= ~URING_BF_ACCEPT_CANCELING;
+        rp__accept_stopped(w, s, res >= 0 ? 0 : rp__from_errno(-res));
         return;
     }
-    if (!more) {
-        rp__accept_error(w, s, res >= 0 ? 0 : rp__from_errno(-res));
-        return;
-    }
-    if (!rp__accept_wanted(s) && !(s->flags & RP_SF_ACCEPT_CANCELING)) {
+    if (!rp__accept_wanted(s) && !(s->bflags & URING_BF_ACCEPT_CANCELING)) {
         /* Nobody is accepting, or enough connections are queued: stop the multishot until wanted. */
-        s->flags |= RP_SF_ACCEPT_CANCELING;
+        s->bflags |= URING_BF_ACCEPT_CANCELING;
         cancel_request(w, s, TAG_ACCEPT);
     }
 }
@@ -342,7 +328,7 @@ typedef struct cqe_copy {
 
 static int reap(rp_worker *w)
 {
-    struct io_uring *ring = &U(w)->ring;
+    struct io_uring *ring = &uring_of(w)->ring;
     struct io_uring_cqe *cqes[CQE_BATCH];
     cqe_copy got[CQE_BATCH];
     int total = 0;
@@ -383,7 +369,7 @@ static int reap(rp_worker *w)
 
 static void drain_deferred(rp_worker *w)
 {
-    struct io_uring *ring = &U(w)->ring;
+    struct io_uring *ring = &uring_of(w)->ring;
     for (int i = 0; i < TASKRUN_DRAIN_MAX && (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN); i++) {
         io_uring_get_events(ring);
         reap(w);
@@ -392,9 +378,9 @@ static void drain_deferred(rp_worker *w)
 
 static void uring_wait(rp_worker *w, int64_t timeout_ns)
 {
-    struct io_uring *ring = &U(w)->ring;
+    struct io_uring *ring = &uring_of(w)->ring;
     if (timeout_ns == 0) {
-        if (U(w)->defer_taskrun || io_uring_sq_ready(ring) || io_uring_cq_has_overflow(ring))
+        if (uring_of(w)->defer_taskrun || io_uring_sq_ready(ring) || io_uring_cq_has_overflow(ring))
             io_uring_submit_and_get_events(ring);
         reap(w);
         drain_deferred(w);
@@ -417,11 +403,16 @@ static void uring_wait(rp_worker *w, int64_t timeout_ns)
     drain_deferred(w);
 }
 
-const rp_backend_vtable rp_backend_io_uring = {
-    RP_BACKEND_IO_URING, 0,
-    uring_probe,         uring_worker_init,
-    uring_worker_fini,   uring_wake,
-    uring_wait,          uring_attach,
-    uring_io_start,      uring_io_cancel,
-    uring_sock_close,
+const rp_backend_vtable rp__backend_io_uring = {
+    .id = RP_BACKEND_IO_URING,
+    .nonblocking = 0,
+    .probe = uring_probe,
+    .worker_init = uring_worker_init,
+    .worker_fini = uring_worker_fini,
+    .wake = uring_wake,
+    .wait = uring_wait,
+    .sock_attach = uring_attach,
+    .io_start = uring_io_start,
+    .io_cancel = uring_io_cancel,
+    .sock_close = uring_sock_close,
 };

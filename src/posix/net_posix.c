@@ -1,13 +1,19 @@
-/* BSD-socket helpers for the POSIX backends and errno to RP_E* mapping. */
+/* BSD-socket helpers for the POSIX backends, errno to RP_E* mapping, and the gather list of a send. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/internal.h"
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
 
 int rp__from_errno(int e)
 {
@@ -118,7 +124,7 @@ int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
     rp__net_to_sockaddr(addr, &ss, &len);
     if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) != 0)
         return rp__from_errno(errno);
-    if (listen(fd, opts->backlog ? opts->backlog : 511) != 0)
+    if (listen(fd, opts->backlog ? opts->backlog : RP_LISTEN_BACKLOG_DEFAULT) != 0)
         return rp__from_errno(errno);
     return 0;
 }
@@ -150,4 +156,30 @@ int rp__net_peer_addr(rp_fd fd, rp_addr *out)
 int rp__net_shutdown_write(rp_fd fd)
 {
     return shutdown(fd, SHUT_WR) == 0 ? 0 : rp__from_errno(errno);
+}
+
+/* ---- the gather list of a send in progress (used by io_uring and the reactor) ---- */
+RP_STATIC_ASSERT(sizeof(rp_buf) == sizeof(struct iovec) && offsetof(rp_buf, base) == offsetof(struct iovec, iov_base) &&
+                     offsetof(rp_buf, len) == offsetof(struct iovec, iov_len),
+                 "rp_buf has the layout of struct iovec, so a caller's array is passed to the kernel as it is");
+
+size_t rp__send_iov(rp_stream_io *io, rp_op *op)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    size_t left = p->u.send.count - p->u.send.idx;
+    struct msghdr *msg = &io->msg;
+    memset(msg, 0, sizeof *msg);
+    if (p->u.send.off == 0) {
+        msg->msg_iov = (struct iovec *)(void *)&p->u.send.bufs[p->u.send.idx];
+        msg->msg_iovlen = left < IOV_MAX ? left : IOV_MAX;
+    } else {
+        /* Resuming mid-buffer (after a partial send, which is rare): the rest of that buffer alone keeps
+         * the per-socket state small; the following buffers go in the next request. */
+        const rp_buf *b = &p->u.send.bufs[p->u.send.idx];
+        io->rest.iov_base = (char *)b->base + p->u.send.off;
+        io->rest.iov_len = b->len - p->u.send.off;
+        msg->msg_iov = &io->rest;
+        msg->msg_iovlen = 1;
+    }
+    return (size_t)msg->msg_iovlen;
 }

@@ -4,7 +4,7 @@
 #ifndef RP_POLLER_H
 #define RP_POLLER_H
 
-#include "core/internal.h"
+#include "core/backend.h"
 
 #define RP_EV_READ 0x1u
 #define RP_EV_WRITE 0x2u
@@ -36,7 +36,7 @@ void rp__reactor_fini(rp_worker *w);
 void rp__reactor_wake(rp_worker *w);
 void rp__reactor_wait(rp_worker *w, int64_t timeout_ns);
 int rp__reactor_attach(rp_worker *w, rp_sock *s);
-void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir);
+void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op);
 int rp__reactor_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir);
 void rp__reactor_sock_close(rp_worker *w, rp_sock *s);
 

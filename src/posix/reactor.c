@@ -19,18 +19,21 @@ typedef struct reactor {
     int max_events;
 } reactor;
 
-#define R(w) ((reactor *)(w)->backend)
+static reactor *reactor_of(rp_worker *w) { return (reactor *)w->backend; }
 
+/* rp_sock.bflags */
 /* The socket may have unread data. Cleared by a short read or EAGAIN, set again by the next read edge:
  * with edge-triggered registration every arrival raises an edge, so a receive submitted after a short
  * read waits for it instead of spending a recv() on EAGAIN (one syscall per message in ping-pong). */
-#define RP_SF_MAYBE_READABLE 0x100u
+#define REACTOR_BF_MAYBE_READABLE 0x1u
 /* The peer's FIN (or an error) was seen: it raises no further edge, so reads are always tried from now on
  * (a short read before the end of stream must not park the next receive). */
-#define RP_SF_PEER_CLOSED 0x200u
+#define REACTOR_BF_PEER_CLOSED 0x2u
 /* The event reported a reset. libkqueue reads (and so clears) SO_ERROR while building the event, after
  * which recv() returns 0 as if the stream had ended in order: the reset is reported from here instead. */
-#define RP_SF_PEER_RESET 0x400u
+#define REACTOR_BF_PEER_RESET 0x4u
+/* Write readiness is being watched (only while a send or a connect waits for it). */
+#define REACTOR_BF_WRITE_INTEREST 0x8u
 
 int rp__reactor_init(rp_worker *w, const rp_poller_vtable *pv, unsigned depth)
 {
@@ -52,7 +55,7 @@ int rp__reactor_init(rp_worker *w, const rp_poller_vtable *pv, unsigned depth)
 
 void rp__reactor_fini(rp_worker *w)
 {
-    reactor *r = R(w);
+    reactor *r = reactor_of(w);
     if (!r)
         return;
     r->pv->fini(r->poller);
@@ -63,42 +66,43 @@ void rp__reactor_fini(rp_worker *w)
 
 void rp__reactor_wake(rp_worker *w)
 {
-    R(w)->pv->wake(R(w)->poller);
+    reactor_of(w)->pv->wake(reactor_of(w)->poller);
 }
 
 int rp__reactor_attach(rp_worker *w, rp_sock *s)
 {
     /* Every path that creates a socket for this backend made it non-blocking already. */
-    s->flags |= RP_SF_MAYBE_READABLE;
-    return R(w)->pv->add(R(w)->poller, s->fd, RP_SOCK_HANDLE(s));
+    s->bflags |= REACTOR_BF_MAYBE_READABLE;
+    return reactor_of(w)->pv->add(reactor_of(w)->poller, s->fd, RP_SOCK_HANDLE(s));
 }
 
 static void watch_write(rp_worker *w, rp_sock *s, int on)
 {
-    if (!!(s->flags & RP_SF_WRITE_INTEREST) == !!on)
+    if (!!(s->bflags & REACTOR_BF_WRITE_INTEREST) == !!on)
         return;
-    if (R(w)->pv->watch_write(R(w)->poller, s->fd, RP_SOCK_HANDLE(s), on) == 0) {
+    if (reactor_of(w)->pv->watch_write(reactor_of(w)->poller, s->fd, RP_SOCK_HANDLE(s), on) == 0) {
         if (on)
-            s->flags |= RP_SF_WRITE_INTEREST;
+            s->bflags |= REACTOR_BF_WRITE_INTEREST;
         else
-            s->flags &= ~RP_SF_WRITE_INTEREST;
+            s->bflags &= ~REACTOR_BF_WRITE_INTEREST;
     }
 }
 
 static void try_recv(rp_worker *w, rp_sock *s)
 {
-    while ((s->active & RP_DIR_RECV) && s->recvq.head && (s->flags & RP_SF_MAYBE_READABLE)) {
-        rp_op_priv *p = RP_PRIV(s->recvq.head);
+    rp_op *op;
+    while ((op = rp__io_op(s, RP_DIR_RECV)) && (s->bflags & REACTOR_BF_MAYBE_READABLE)) {
+        rp_op_priv *p = RP_PRIV(op);
         ssize_t n = recv(s->fd, p->u.recv.buf, p->u.recv.len, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (((n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) || (n > 0 && (size_t)n < p->u.recv.len)) &&
-            !(s->flags & RP_SF_PEER_CLOSED))
-            s->flags &= ~RP_SF_MAYBE_READABLE; /* drained (or nearly): the next edge says when to try */
+            !(s->bflags & REACTOR_BF_PEER_CLOSED))
+            s->bflags &= ~REACTOR_BF_MAYBE_READABLE; /* drained (or nearly): the next edge says when to try */
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return; /* wait for the read edge */
         int64_t result = n >= 0 ? (int64_t)n : rp__from_errno(errno);
-        if (n == 0 && (s->flags & RP_SF_PEER_RESET))
+        if (n == 0 && (s->bflags & REACTOR_BF_PEER_RESET))
             result = RP_ECONNRESET;
         rp__io_finish(w, s, RP_DIR_RECV, result);
         /* rp__io_finish started the next receive, if any, through io_start. */
@@ -108,13 +112,13 @@ static void try_recv(rp_worker *w, rp_sock *s)
 
 static void try_send(rp_worker *w, rp_sock *s)
 {
-    while ((s->active & RP_DIR_SEND) && s->sendq.head) {
-        rp_op *op = s->sendq.head;
-        size_t iovcnt = rp__send_iov(s, op);
+    rp_op *op;
+    while ((op = rp__io_op(s, RP_DIR_SEND))) {
+        struct msghdr *msg = &s->u.stream.io.msg;
+        size_t iovcnt = rp__send_iov(&s->u.stream.io, op);
         /* One buffer (the common case) goes through send(): no msghdr and iovec to copy in. */
-        ssize_t n = iovcnt == 1 ? send(s->fd, s->u.stream.msg.msg_iov[0].iov_base, s->u.stream.msg.msg_iov[0].iov_len,
-                                       MSG_NOSIGNAL)
-                                : sendmsg(s->fd, &s->u.stream.msg, MSG_NOSIGNAL);
+        ssize_t n = iovcnt == 1 ? send(s->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL)
+                                : sendmsg(s->fd, msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -122,19 +126,17 @@ static void try_send(rp_worker *w, rp_sock *s)
             return;
         }
         if (n < 0) {
-            rp__io_finish(w, s, RP_DIR_SEND, rp__from_errno(errno));
+            rp__send_progress(w, s, 0, rp__from_errno(errno));
             return;
         }
-        if (rp__send_advance(op, (size_t)n)) {
-            rp__io_finish(w, s, RP_DIR_SEND, 0);
-            return;
-        }
+        if (rp__send_progress(w, s, (size_t)n, 0) == RP_IO_FINISHED)
+            return; /* rp__send_progress started the next send, if any, through io_start */
     }
 }
 
 static void try_accept(rp_worker *w, rp_sock *s)
 {
-    while ((s->active & RP_DIR_ACCEPT) && rp__accept_wanted(s)) {
+    while (rp__io_active(s, RP_DIR_ACCEPT) && rp__accept_wanted(s)) {
 #if defined(__linux__) || defined(__FreeBSD__)
         int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
@@ -148,24 +150,27 @@ static void try_accept(rp_worker *w, rp_sock *s)
             rp__accept_push(w, s, fd);
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED)
+        if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return; /* wait for the next connection */
-        rp__accept_error(w, s, rp__from_errno(errno));
+        int err = rp__from_errno(errno);
+        if (rp__accept_error_class(err) == RP_ACCEPT_RETRY)
+            continue; /* the connection died in the backlog */
+        rp__accept_stopped(w, s, err);
         return;
     }
-    s->active &= ~RP_DIR_ACCEPT; /* nobody waiting, or enough connections queued: kick restarts it */
+    if (rp__io_active(s, RP_DIR_ACCEPT))
+        rp__accept_stopped(w, s, 0); /* nobody waiting, or enough connections queued: kick restarts it */
 }
 
-static void start_connect(rp_worker *w, rp_sock *s)
+static void start_connect(rp_worker *w, rp_sock *s, rp_op *op)
 {
-    rp_op *op = s->connect_op;
     int len = 0;
-    rp__net_to_sockaddr(&RP_PRIV(op)->u.connect.addr, &s->u.stream.peer, &len);
+    rp__net_to_sockaddr(&RP_PRIV(op)->u.connect.addr, &s->u.stream.connect_addr, &len);
     int rc;
     do {
-        rc = connect(s->fd, (struct sockaddr *)&s->u.stream.peer, (socklen_t)len);
+        rc = connect(s->fd, (struct sockaddr *)&s->u.stream.connect_addr, (socklen_t)len);
     } while (rc != 0 && errno == EINTR);
     if (rc == 0) {
         rp__connect_finish(w, s, 0);
@@ -186,19 +191,20 @@ static void finish_connect(rp_worker *w, rp_sock *s, int event_error)
         err = event_error; /* the mechanism may have read (and so cleared) SO_ERROR itself: libkqueue does */
     if (err == EINPROGRESS || err == EALREADY)
         return; /* spurious wake-up */
-    if (!s->sendq.head)
+    if (!rp__io_op(s, RP_DIR_SEND))
         watch_write(w, s, 0);
     rp__connect_finish(w, s, err ? rp__from_errno(err) : 0);
 }
 
-void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir)
+void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
 {
-    switch (dir) {
-    case RP_DIR_RECV: try_recv(w, s); break;
-    case RP_DIR_SEND: try_send(w, s); break;
-    case RP_DIR_ACCEPT: try_accept(w, s); break;
-    case RP_DIR_CONNECT: start_connect(w, s); break;
-    default: break;
+    RP_UNUSED(dir);
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_RECV: try_recv(w, s); break;
+    case RP_OP_SEND: try_send(w, s); break;
+    case RP_OP_ACCEPT: try_accept(w, s); break;
+    case RP_OP_CONNECT: start_connect(w, s, op); break;
+    RP_CASE_KINDS_RUN_BY_THE_CORE: break;
     }
 }
 
@@ -214,37 +220,37 @@ int rp__reactor_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
 void rp__reactor_sock_close(rp_worker *w, rp_sock *s)
 {
     if (s->fd != RP_FD_INVALID)
-        R(w)->pv->del(R(w)->poller, s->fd);
+        reactor_of(w)->pv->del(reactor_of(w)->poller, s->fd);
 }
 
 static void on_event(rp_worker *w, rp_sock *s, uint32_t ev, int error)
 {
-    if (s->flags & RP_SF_CLOSE_STARTED)
+    if (rp__sock_closing(s))
         return;
     if (ev & RP_EV_HUP)
-        s->flags |= RP_SF_PEER_CLOSED;
+        s->bflags |= REACTOR_BF_PEER_CLOSED;
     if ((ev & RP_EV_HUP) && error == ECONNRESET)
-        s->flags |= RP_SF_PEER_RESET;
+        s->bflags |= REACTOR_BF_PEER_RESET;
     if (ev & (RP_EV_READ | RP_EV_ERROR | RP_EV_HUP)) {
-        s->flags |= RP_SF_MAYBE_READABLE;
-        if (s->active & RP_DIR_RECV)
+        s->bflags |= REACTOR_BF_MAYBE_READABLE;
+        if (rp__io_active(s, RP_DIR_RECV))
             try_recv(w, s);
-        if (s->active & RP_DIR_ACCEPT)
+        if (rp__io_active(s, RP_DIR_ACCEPT))
             try_accept(w, s);
     }
     if (ev & (RP_EV_WRITE | RP_EV_ERROR)) {
-        if (s->active & RP_DIR_CONNECT)
+        if (rp__io_active(s, RP_DIR_CONNECT))
             finish_connect(w, s, error);
-        else if (s->active & RP_DIR_SEND)
+        else if (rp__io_active(s, RP_DIR_SEND))
             try_send(w, s);
-        else if ((s->flags & RP_SF_WRITE_INTEREST) && !(s->flags & RP_SF_CLOSE_STARTED))
+        else if ((s->bflags & REACTOR_BF_WRITE_INTEREST) && !rp__sock_closing(s))
             watch_write(w, s, 0); /* nothing left to send: stop watching */
     }
 }
 
 void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
 {
-    reactor *r = R(w);
+    reactor *r = reactor_of(w);
     int n = r->pv->wait(r->poller, timeout_ns, r->events, r->max_events);
     for (int i = 0; i < n; i++) {
         uint64_t token = r->events[i].token;
@@ -252,9 +258,8 @@ void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
             rp_atomic_store_u32(&w->wake_pending, 0);
             continue;
         }
-        rp_sock *s = rp__sock_at(w->loop, (uint32_t)token - 1u);
-        if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(token >> 32) ||
-            rp_atomic_load_u32(&s->owner) != w->index + 1u) /* acquire: the creator's writes */
+        rp_sock *s = rp__sock_live(w->loop, token);
+        if (!s || s->worker != w)
             continue; /* stale: the socket was closed after the event was queued */
         on_event(w, s, r->events[i].events, r->events[i].error);
     }

@@ -21,7 +21,7 @@ static void *trampoline(void *p)
     return NULL;
 }
 
-int rp_thread_start(rp_thread *t, rp_thread_fn fn, void *arg)
+int rp__thread_start(rp_thread *t, rp_thread_fn fn, void *arg)
 {
     thread_start *st = malloc(sizeof *st);
     if (!st)
@@ -36,21 +36,21 @@ int rp_thread_start(rp_thread *t, rp_thread_fn fn, void *arg)
     return 0;
 }
 
-void rp_thread_join(rp_thread t) { pthread_join(t, NULL); }
-void rp_thread_yield(void) { sched_yield(); }
+void rp__thread_join(rp_thread t) { pthread_join(t, NULL); }
+void rp__thread_yield(void) { sched_yield(); }
 
-void rp_mutex_init(rp_mutex *m) { pthread_mutex_init(m, NULL); }
-void rp_mutex_destroy(rp_mutex *m) { pthread_mutex_destroy(m); }
-void rp_mutex_lock(rp_mutex *m) { pthread_mutex_lock(m); }
-void rp_mutex_unlock(rp_mutex *m) { pthread_mutex_unlock(m); }
+void rp__mutex_init(rp_mutex *m) { pthread_mutex_init(m, NULL); }
+void rp__mutex_destroy(rp_mutex *m) { pthread_mutex_destroy(m); }
+void rp__mutex_lock(rp_mutex *m) { pthread_mutex_lock(m); }
+void rp__mutex_unlock(rp_mutex *m) { pthread_mutex_unlock(m); }
 
-int rp_cpu_count(void)
+int rp__cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
 
-uint64_t rp_now_ns(void)
+uint64_t rp__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -16,18 +16,18 @@
 
 #include <mswsock.h>
 
-#include "core/internal.h"
+#include "core/backend.h"
 #include "win/net_win.h"
 
-#define RP_SF_SKIP_ON_SUCCESS 0x100u /* the socket posts no packet for requests that succeed at once */
-#define RP_SF_RECV_CANCEL 0x200u     /* the active receive was cancelled: do not restart it */
-#define RP_SF_SEND_CANCEL 0x400u     /* the active send was cancelled: a partial result ends it */
+/* rp_sock.bflags */
+#define IOCP_BF_SKIP_ON_SUCCESS 0x1u /* the socket posts no packet for requests that succeed at once */
 
 #define WAKE_KEY ((ULONG_PTR)1)
 #define SOCK_KEY ((ULONG_PTR)0)
 #define MAX_ENTRIES 1024u
 #define ACCEPT_ADDR_LEN ((DWORD)(sizeof(struct sockaddr_in6) + 16))
 #define MAX_IO_LEN 0x7FFFFFFFu /* WSABUF lengths are 32-bit */
+#define SEND_BUFS 16           /* WSABUFs per WSASend (rp_buf and WSABUF differ in layout: copied) */
 
 typedef struct accept_slot {
     rp_win_io io; /* first: the packet's OVERLAPPED is the slot */
@@ -52,7 +52,7 @@ typedef struct iocp_worker {
     int skip_on_success;
 } iocp_worker;
 
-#define W(w) ((iocp_worker *)(w)->backend)
+static iocp_worker *iocp_of(rp_worker *w) { return (iocp_worker *)w->backend; }
 
 static int load_extension(SOCKET s, GUID guid, void *fn, size_t fn_size)
 {
@@ -89,43 +89,43 @@ static int iocp_probe(char *why, size_t n)
 static int iocp_worker_init(rp_worker *w, unsigned depth, int threaded)
 {
     RP_UNUSED(threaded);
-    iocp_worker *x = calloc(1, sizeof *x);
-    if (!x)
+    iocp_worker *iw = calloc(1, sizeof *iw);
+    if (!iw)
         return RP_ENOMEM;
-    x->max_entries = depth > MAX_ENTRIES ? MAX_ENTRIES : depth;
-    x->entries = calloc(x->max_entries, sizeof *x->entries);
-    int err = x->entries ? load_extensions(&x->accept_ex, &x->connect_ex) : RP_ENOMEM;
+    iw->max_entries = depth > MAX_ENTRIES ? MAX_ENTRIES : depth;
+    iw->entries = calloc(iw->max_entries, sizeof *iw->entries);
+    int err = iw->entries ? load_extensions(&iw->accept_ex, &iw->connect_ex) : RP_ENOMEM;
     if (!err) {
-        x->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
-        if (!x->port)
+        iw->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+        if (!iw->port)
             err = rp__from_wsa((int)GetLastError());
     }
     if (err) {
-        free(x->entries);
-        free(x);
+        free(iw->entries);
+        free(iw);
         return err;
     }
     /* RINGPORT_IOCP_NO_SKIP=1 takes the path of systems with non-IFS providers: every request posts. */
     const char *no_skip = getenv("RINGPORT_IOCP_NO_SKIP");
-    x->skip_on_success = !(no_skip && no_skip[0] == '1') && rp__net_ifs_handles_only();
-    w->backend = x;
+    iw->skip_on_success = !(no_skip && no_skip[0] == '1') && rp__net_ifs_handles_only();
+    w->backend = iw;
     return 0;
 }
 
 static void iocp_worker_fini(rp_worker *w)
 {
-    iocp_worker *x = W(w);
-    if (!x)
+    iocp_worker *iw = iocp_of(w);
+    if (!iw)
         return;
-    CloseHandle(x->port);
-    free(x->entries);
-    free(x);
+    CloseHandle(iw->port);
+    free(iw->entries);
+    free(iw);
     w->backend = NULL;
 }
 
 static void iocp_wake(rp_worker *w)
 {
-    PostQueuedCompletionStatus(W(w)->port, 0, WAKE_KEY, NULL);
+    PostQueuedCompletionStatus(iocp_of(w)->port, 0, WAKE_KEY, NULL);
 }
 
 static void io_init(rp_win_io *io, rp_sock *s, uint32_t dir)
@@ -137,16 +137,16 @@ static void io_init(rp_win_io *io, rp_sock *s, uint32_t dir)
 
 static int iocp_attach(rp_worker *w, rp_sock *s)
 {
-    if (CreateIoCompletionPort((HANDLE)s->fd, W(w)->port, SOCK_KEY, 0) != W(w)->port)
+    if (CreateIoCompletionPort((HANDLE)s->fd, iocp_of(w)->port, SOCK_KEY, 0) != iocp_of(w)->port)
         return rp__from_wsa((int)GetLastError());
-    if (W(w)->skip_on_success &&
+    if (iocp_of(w)->skip_on_success &&
         SetFileCompletionNotificationModes((HANDLE)s->fd,
                                            FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE))
-        s->flags |= RP_SF_SKIP_ON_SUCCESS;
+        s->bflags |= IOCP_BF_SKIP_ON_SUCCESS;
     if (s->type == RP_SOCK_STREAM) {
-        io_init(&s->u.stream.rio, s, RP_DIR_RECV);
-        io_init(&s->u.stream.sio, s, RP_DIR_SEND);
-        io_init(&s->u.stream.cio, s, RP_DIR_CONNECT);
+        io_init(&s->u.stream.io.rio, s, RP_DIR_RECV);
+        io_init(&s->u.stream.io.sio, s, RP_DIR_SEND);
+        io_init(&s->u.stream.io.cio, s, RP_DIR_CONNECT);
     }
     return 0;
 }
@@ -154,15 +154,15 @@ static int iocp_attach(rp_worker *w, rp_sock *s)
 /* A request finished inside the call that started it, without a packet to come: handled by the next wait. */
 static void done_push(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
 {
-    iocp_worker *x = W(w);
+    iocp_worker *iw = iocp_of(w);
     io->error = error;
     io->bytes = bytes;
     io->done_next = NULL;
-    if (x->done_tail)
-        x->done_tail->done_next = io;
+    if (iw->done_tail)
+        iw->done_tail->done_next = io;
     else
-        x->done_head = io;
-    x->done_tail = io;
+        iw->done_head = io;
+    iw->done_tail = io;
 }
 
 /* Bookkeeping after WSARecv/WSASend/AcceptEx/ConnectEx returned: ok is its success flag. */
@@ -170,7 +170,7 @@ static void issued(rp_worker *w, rp_sock *s, rp_win_io *io, int ok, DWORD bytes)
 {
     s->kernel_refs++;
     if (ok) {
-        if (s->flags & RP_SF_SKIP_ON_SUCCESS)
+        if (s->bflags & IOCP_BF_SKIP_ON_SUCCESS)
             done_push(w, io, 0, bytes); /* no packet will come */
         return;                         /* else the packet reports it */
     }
@@ -180,10 +180,10 @@ static void issued(rp_worker *w, rp_sock *s, rp_win_io *io, int ok, DWORD bytes)
 }
 
 /* ---- receive ---- */
-static void start_recv(rp_worker *w, rp_sock *s)
+static void start_recv(rp_worker *w, rp_sock *s, rp_op *op)
 {
-    rp_win_io *io = &s->u.stream.rio;
-    rp_op_priv *p = RP_PRIV(s->recvq.head);
+    rp_win_io *io = &s->u.stream.io.rio;
+    rp_op_priv *p = RP_PRIV(op);
     WSABUF b;
     DWORD bytes = 0, flags = 0;
     memset(&io->ov, 0, sizeof io->ov);
@@ -194,52 +194,46 @@ static void start_recv(rp_worker *w, rp_sock *s)
     issued(w, s, io, rc == 0, bytes);
 }
 
-static void finish_recv(rp_worker *w, rp_sock *s, int64_t result)
-{
-    s->flags &= ~RP_SF_RECV_CANCEL;
-    rp__io_finish(w, s, RP_DIR_RECV, result);
-}
-
 static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD bytes)
 {
-    int stopping = (s->flags & (RP_SF_CLOSE_STARTED | RP_SF_RECV_CANCEL)) != 0;
     if (error) {
-        finish_recv(w, s, rp__from_wsa(error));
+        rp__io_finish(w, s, RP_DIR_RECV, rp__from_wsa(error));
         return;
     }
     if (!io->zero_read) {
-        finish_recv(w, s, (int64_t)bytes);
+        rp__io_finish(w, s, RP_DIR_RECV, (int64_t)bytes);
         return;
     }
     /* The zero-byte receive says data (or the end of the stream) is there: read it without blocking. */
-    if (stopping) {
-        finish_recv(w, s, RP_ECANCELED);
+    if (rp__io_stopping(s, RP_DIR_RECV)) {
+        rp__io_finish(w, s, RP_DIR_RECV, RP_ECANCELED);
         return;
     }
-    rp_op_priv *p = RP_PRIV(s->recvq.head);
+    rp_op *op = rp__io_op(s, RP_DIR_RECV);
+    rp_op_priv *p = RP_PRIV(op);
     WSABUF b;
     DWORD n = 0, flags = 0;
     b.buf = (char *)p->u.recv.buf;
     b.len = (ULONG)(p->u.recv.len > MAX_IO_LEN ? MAX_IO_LEN : p->u.recv.len);
     if (WSARecv(s->fd, &b, 1, &n, &flags, NULL, NULL) == 0) {
-        finish_recv(w, s, (int64_t)n);
+        rp__io_finish(w, s, RP_DIR_RECV, (int64_t)n);
         return;
     }
     int e = WSAGetLastError();
     if (e == WSAEWOULDBLOCK)
-        start_recv(w, s); /* someone else's data, or a spurious wake: wait again */
+        start_recv(w, s, op); /* someone else's data, or a spurious wake: wait again */
     else
-        finish_recv(w, s, rp__from_wsa(e));
+        rp__io_finish(w, s, RP_DIR_RECV, rp__from_wsa(e));
 }
 
 /* ---- send ---- */
-static void start_send(rp_worker *w, rp_sock *s)
+static void start_send(rp_worker *w, rp_sock *s, rp_op *op)
 {
-    rp_win_io *io = &s->u.stream.sio;
-    rp_op_priv *p = RP_PRIV(s->sendq.head);
-    WSABUF *wb = s->u.stream.wsabuf;
+    rp_win_io *io = &s->u.stream.io.sio;
+    rp_op_priv *p = RP_PRIV(op);
+    WSABUF wb[SEND_BUFS];
     DWORD n = 0, bytes = 0;
-    for (size_t i = p->u.send.idx; i < p->u.send.count && n < RP_WIN_SEND_BUFS; i++) {
+    for (size_t i = p->u.send.idx; i < p->u.send.count && n < SEND_BUFS; i++) {
         const rp_buf *b = &p->u.send.bufs[i];
         size_t off = i == p->u.send.idx ? p->u.send.off : 0;
         size_t len = b->len - off;
@@ -256,36 +250,17 @@ static void start_send(rp_worker *w, rp_sock *s)
     issued(w, s, io, rc == 0, bytes);
 }
 
-static void finish_send(rp_worker *w, rp_sock *s, int64_t result)
-{
-    s->flags &= ~RP_SF_SEND_CANCEL;
-    rp__io_finish(w, s, RP_DIR_SEND, result);
-}
-
 static void on_send(rp_worker *w, rp_sock *s, int error, DWORD bytes)
 {
-    int stopping = (s->flags & (RP_SF_CLOSE_STARTED | RP_SF_SEND_CANCEL)) != 0;
-    if (error) {
-        /* A send stopped part-way still reports what went out through rp_op_sent. */
-        if (bytes)
-            rp__send_advance(s->sendq.head, bytes);
-        finish_send(w, s, rp__from_wsa(error));
-        return;
-    }
-    if (rp__send_advance(s->sendq.head, bytes)) {
-        finish_send(w, s, 0);
-        return;
-    }
-    if (stopping)
-        finish_send(w, s, RP_ECANCELED);
-    else
-        start_send(w, s); /* the rest of the op */
+    /* A send stopped part-way still reports what went out through rp_op_sent. */
+    if (rp__send_progress(w, s, bytes, error ? rp__from_wsa(error) : 0) == RP_IO_RESTART)
+        start_send(w, s, rp__io_op(s, RP_DIR_SEND)); /* the rest of the op */
 }
 
 /* ---- connect ---- */
-static void start_connect(rp_worker *w, rp_sock *s)
+static void start_connect(rp_worker *w, rp_sock *s, rp_op *op)
 {
-    rp_win_io *io = &s->u.stream.cio;
+    rp_win_io *io = &s->u.stream.io.cio;
     int len = 0;
     int err = rp__net_bind_any(s->fd, s->family); /* ConnectEx works only on a bound socket */
     memset(&io->ov, 0, sizeof io->ov);
@@ -294,8 +269,8 @@ static void start_connect(rp_worker *w, rp_sock *s)
         done_push(w, io, WSAGetLastError(), 0);
         return;
     }
-    rp__net_to_sockaddr(&RP_PRIV(s->connect_op)->u.connect.addr, &s->u.stream.peer, &len);
-    BOOL ok = W(w)->connect_ex(s->fd, (const struct sockaddr *)&s->u.stream.peer, len, NULL, 0, NULL, &io->ov);
+    rp__net_to_sockaddr(&RP_PRIV(op)->u.connect.addr, &s->u.stream.connect_addr, &len);
+    BOOL ok = iocp_of(w)->connect_ex(s->fd, (const struct sockaddr *)&s->u.stream.connect_addr, len, NULL, 0, NULL, &io->ov);
     issued(w, s, io, ok != FALSE, 0);
 }
 
@@ -307,7 +282,7 @@ static void on_connect(rp_worker *w, rp_sock *s, int error)
 }
 
 /* ---- accept ---- */
-static accept_posts *posts_of(rp_sock *s) { return (accept_posts *)s->u.listen.posted; }
+static accept_posts *posts_of(rp_sock *s) { return (accept_posts *)s->u.listen.backend_posts; }
 
 static void posts_free(rp_sock *s)
 {
@@ -316,7 +291,7 @@ static void posts_free(rp_sock *s)
         return;
     free(a->slots);
     free(a);
-    s->u.listen.posted = NULL;
+    s->u.listen.backend_posts = NULL;
 }
 
 /* Keeps AcceptEx posted in every idle slot while accepts are wanted. */
@@ -334,14 +309,14 @@ static void post_accepts(rp_worker *w, rp_sock *s)
             }
         }
         if (!a) {
-            rp__accept_error(w, s, RP_ENOMEM); /* retried after the back-off */
+            rp__accept_stopped(w, s, RP_ENOMEM); /* retried after the back-off */
             return;
         }
         for (uint32_t i = 0; i < a->count; i++) {
             io_init(&a->slots[i].io, s, RP_DIR_ACCEPT);
             a->slots[i].sock = INVALID_SOCKET;
         }
-        s->u.listen.posted = a;
+        s->u.listen.backend_posts = a;
     }
     int create_error = 0;
     for (uint32_t i = 0; i < a->count && rp__accept_wanted(s); i++) {
@@ -356,20 +331,13 @@ static void post_accepts(rp_worker *w, rp_sock *s)
         a->in_flight++;
         memset(&slot->io.ov, 0, sizeof slot->io.ov);
         DWORD bytes = 0;
-        BOOL ok = W(w)->accept_ex(s->fd, fd, slot->addrs, 0, ACCEPT_ADDR_LEN, ACCEPT_ADDR_LEN, &bytes, &slot->io.ov);
+        BOOL ok = iocp_of(w)->accept_ex(s->fd, fd, slot->addrs, 0, ACCEPT_ADDR_LEN, ACCEPT_ADDR_LEN, &bytes, &slot->io.ov);
         issued(w, s, &slot->io, ok != FALSE, bytes);
     }
     if (a->in_flight == 0) {
         /* Nothing could be posted: out of sockets or memory. Neither spin nor stop: back off and retry. */
-        rp__accept_error(w, s, create_error == RP_EMFILE ? RP_EMFILE : RP_ENOBUFS);
+        rp__accept_stopped(w, s, create_error == RP_EMFILE ? RP_EMFILE : RP_ENOBUFS);
     }
-}
-
-/* A connection that died in the backlog, or a request stopped by us: post again. */
-static int accept_error_is_transient(int e)
-{
-    return e == WSAECONNRESET || e == WSAECONNABORTED || e == ERROR_NETNAME_DELETED ||
-           e == ERROR_CONNECTION_ABORTED || e == WSA_OPERATION_ABORTED || e == ERROR_OPERATION_ABORTED;
 }
 
 static void on_accept(rp_worker *w, rp_sock *s, accept_slot *slot, int error)
@@ -389,23 +357,19 @@ static void on_accept(rp_worker *w, rp_sock *s, accept_slot *slot, int error)
     else
         rp__accept_push(w, s, fd); /* closes it if the listener is closing */
 
-    if (s->flags & RP_SF_CLOSE_STARTED) {
+    if (rp__sock_closing(s)) {
         if (a->in_flight == 0) {
-            s->active &= ~RP_DIR_ACCEPT;
             posts_free(s);
-            rp__sock_maybe_release(w, s);
+            rp__accept_stopped(w, s, 0); /* releases the listener */
         }
         return;
     }
-    if (error && !accept_error_is_transient(error) && s->acceptq.head) {
-        rp_op *op = rp_opq_pop(&s->acceptq);
-        op->socket = RP_SOCKET_INVALID;
-        rp__complete(w, op, rp__from_wsa(error));
-    }
+    if (error)
+        rp__accept_failed(w, s, rp__from_wsa(error)); /* the core decides: post again, or fail an accept */
     if (rp__accept_wanted(s))
         post_accepts(w, s);
     else if (a->in_flight == 0)
-        s->active &= ~RP_DIR_ACCEPT; /* restarted by the core when an accept is wanted again */
+        rp__accept_stopped(w, s, 0); /* restarted by the core when an accept is wanted again */
 }
 
 static void cancel_accepts(rp_sock *s)
@@ -419,33 +383,28 @@ static void cancel_accepts(rp_sock *s)
 }
 
 /* ---- the vtable ---- */
-static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir)
+static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
 {
-    switch (dir) {
-    case RP_DIR_RECV: start_recv(w, s); break;
-    case RP_DIR_SEND: start_send(w, s); break;
-    case RP_DIR_ACCEPT: post_accepts(w, s); break;
-    case RP_DIR_CONNECT: start_connect(w, s); break;
-    default: break;
+    RP_UNUSED(dir);
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_RECV: start_recv(w, s, op); break;
+    case RP_OP_SEND: start_send(w, s, op); break;
+    case RP_OP_ACCEPT: post_accepts(w, s); break;
+    case RP_OP_CONNECT: start_connect(w, s, op); break;
+    RP_CASE_KINDS_RUN_BY_THE_CORE: break;
     }
 }
 
 static int iocp_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
 {
     RP_UNUSED(w);
-    switch (dir) {
-    case RP_DIR_RECV:
-        /* The receive may still complete with data; the flag keeps a zero-byte one from being re-posted. */
-        s->flags |= RP_SF_RECV_CANCEL;
-        CancelIoEx((HANDLE)s->fd, &s->u.stream.rio.ov);
-        break;
-    case RP_DIR_SEND:
-        s->flags |= RP_SF_SEND_CANCEL;
-        CancelIoEx((HANDLE)s->fd, &s->u.stream.sio.ov);
-        break;
-    case RP_DIR_CONNECT: CancelIoEx((HANDLE)s->fd, &s->u.stream.cio.ov); break;
-    case RP_DIR_ACCEPT: cancel_accepts(s); break;
-    default: break;
+    switch ((enum rp_dir)dir) {
+    case RP_DIR_RECV: CancelIoEx((HANDLE)s->fd, &s->u.stream.io.rio.ov); break;
+    case RP_DIR_SEND: CancelIoEx((HANDLE)s->fd, &s->u.stream.io.sio.ov); break;
+    case RP_DIR_CONNECT: CancelIoEx((HANDLE)s->fd, &s->u.stream.io.cio.ov); break;
+    case RP_DIR_ACCEPT:
+        cancel_accepts(s);
+        return !posts_of(s) || posts_of(s)->in_flight == 0; /* nothing posted: stopped now */
     }
     return 0; /* every request reports through its packet (or the done list) */
 }
@@ -455,10 +414,8 @@ static void iocp_sock_close(rp_worker *w, rp_sock *s)
     RP_UNUSED(w);
     /* The core has asked every active direction to stop. A listener with nothing in flight can drop its
      * accept records now; otherwise the last accept packet frees them. */
-    if (s->type == RP_SOCK_LISTENER && (!posts_of(s) || posts_of(s)->in_flight == 0)) {
-        s->active &= ~RP_DIR_ACCEPT;
+    if (s->type == RP_SOCK_LISTENER && (!posts_of(s) || posts_of(s)->in_flight == 0))
         posts_free(s);
-    }
 }
 
 /* Error of a dequeued request: the packet carries an NTSTATUS; Winsock translates it. */
@@ -477,23 +434,22 @@ static void handle(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
 {
     rp_sock *s = io->sock;
     s->kernel_refs--;
-    switch (io->dir) {
+    switch ((enum rp_dir)io->dir) {
     case RP_DIR_RECV: on_recv(w, s, io, error, bytes); break;
     case RP_DIR_SEND: on_send(w, s, error, bytes); break;
     case RP_DIR_CONNECT: on_connect(w, s, error); break;
     case RP_DIR_ACCEPT: on_accept(w, s, (accept_slot *)(void *)io, error); break;
-    default: break;
     }
-    /* The handlers release a closing socket themselves once nothing is in flight: s may be gone now. */
+    /* The core releases a closing socket once nothing is in flight: s may be gone now. */
 }
 
 static int run_done(rp_worker *w)
 {
-    iocp_worker *x = W(w);
-    rp_win_io *io = x->done_head;
+    iocp_worker *iw = iocp_of(w);
+    rp_win_io *io = iw->done_head;
     int n = 0;
     /* Handlers may queue new entries: take the current list only, so one wait cannot spin forever. */
-    x->done_head = x->done_tail = NULL;
+    iw->done_head = iw->done_tail = NULL;
     while (io) {
         rp_win_io *next = io->done_next;
         io->done_next = NULL;
@@ -506,9 +462,9 @@ static int run_done(rp_worker *w)
 
 static void iocp_wait(rp_worker *w, int64_t timeout_ns)
 {
-    iocp_worker *x = W(w);
+    iocp_worker *iw = iocp_of(w);
     DWORD ms;
-    if (run_done(w) > 0 || x->done_head)
+    if (run_done(w) > 0 || iw->done_head)
         timeout_ns = 0; /* results are ready: do not sleep */
     if (timeout_ns < 0)
         ms = INFINITE;
@@ -519,10 +475,10 @@ static void iocp_wait(rp_worker *w, int64_t timeout_ns)
     if (timeout_ns > 0 && (uint64_t)timeout_ns / 1000000u >= INFINITE)
         ms = INFINITE - 1;
     ULONG n = 0;
-    if (!GetQueuedCompletionStatusEx(x->port, x->entries, x->max_entries, &n, ms, FALSE))
+    if (!GetQueuedCompletionStatusEx(iw->port, iw->entries, iw->max_entries, &n, ms, FALSE))
         return; /* timed out */
     for (ULONG i = 0; i < n; i++) {
-        OVERLAPPED_ENTRY *e = &x->entries[i];
+        OVERLAPPED_ENTRY *e = &iw->entries[i];
         if (!e->lpOverlapped) {
             if (e->lpCompletionKey == WAKE_KEY)
                 rp_atomic_store_u32(&w->wake_pending, 0);
@@ -534,11 +490,16 @@ static void iocp_wait(rp_worker *w, int64_t timeout_ns)
     }
 }
 
-const rp_backend_vtable rp_backend_iocp = {
-    RP_BACKEND_IOCP,  0,
-    iocp_probe,       iocp_worker_init,
-    iocp_worker_fini, iocp_wake,
-    iocp_wait,        iocp_attach,
-    iocp_io_start,    iocp_io_cancel,
-    iocp_sock_close,
+const rp_backend_vtable rp__backend_iocp = {
+    .id = RP_BACKEND_IOCP,
+    .nonblocking = 0,
+    .probe = iocp_probe,
+    .worker_init = iocp_worker_init,
+    .worker_fini = iocp_worker_fini,
+    .wake = iocp_wake,
+    .wait = iocp_wait,
+    .sock_attach = iocp_attach,
+    .io_start = iocp_io_start,
+    .io_cancel = iocp_io_cancel,
+    .sock_close = iocp_sock_close,
 };

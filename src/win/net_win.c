@@ -143,7 +143,7 @@ int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
     rp__net_to_sockaddr(addr, &ss, &len);
     if (bind(fd, (struct sockaddr *)&ss, len) != 0)
         return last_error();
-    if (listen(fd, opts->backlog ? opts->backlog : SOMAXCONN) != 0)
+    if (listen(fd, opts->backlog ? opts->backlog : RP_LISTEN_BACKLOG_DEFAULT) != 0)
         return last_error();
     return 0;
 }

@@ -17,7 +17,7 @@ static unsigned __stdcall trampoline(void *p)
     return 0;
 }
 
-int rp_thread_start(rp_thread *t, rp_thread_fn fn, void *arg)
+int rp__thread_start(rp_thread *t, rp_thread_fn fn, void *arg)
 {
     thread_start *st = malloc(sizeof *st);
     if (!st)
@@ -34,27 +34,27 @@ int rp_thread_start(rp_thread *t, rp_thread_fn fn, void *arg)
     return 0;
 }
 
-void rp_thread_join(rp_thread t)
+void rp__thread_join(rp_thread t)
 {
     WaitForSingleObject(t, INFINITE);
     CloseHandle(t);
 }
 
-void rp_thread_yield(void) { SwitchToThread(); }
+void rp__thread_yield(void) { SwitchToThread(); }
 
-void rp_mutex_init(rp_mutex *m) { InitializeSRWLock(m); }
-void rp_mutex_destroy(rp_mutex *m) { RP_UNUSED(m); } /* SRW locks own no resources */
-void rp_mutex_lock(rp_mutex *m) { AcquireSRWLockExclusive(m); }
-void rp_mutex_unlock(rp_mutex *m) { ReleaseSRWLockExclusive(m); }
+void rp__mutex_init(rp_mutex *m) { InitializeSRWLock(m); }
+void rp__mutex_destroy(rp_mutex *m) { RP_UNUSED(m); } /* SRW locks own no resources */
+void rp__mutex_lock(rp_mutex *m) { AcquireSRWLockExclusive(m); }
+void rp__mutex_unlock(rp_mutex *m) { ReleaseSRWLockExclusive(m); }
 
-int rp_cpu_count(void)
+int rp__cpu_count(void)
 {
     SYSTEM_INFO si;
     GetSystemInfo(&si);
     return si.dwNumberOfProcessors > 0 ? (int)si.dwNumberOfProcessors : 1;
 }
 
-uint64_t rp_now_ns(void)
+uint64_t rp__now_ns(void)
 {
     LARGE_INTEGER freq, now;
     QueryPerformanceFrequency(&freq); /* reads a constant from shared memory: cheap, and no static to race on */

@@ -1,0 +1,24 @@
+/* What the IOCP backend keeps in every stream socket: one overlapped request record per direction.
+ * Included by core/internal.h. (WSASend copies its WSABUF array before returning, so that array lives on
+ * the stack of the call.) */
+#ifndef RP_WIN_SOCK_IO_H
+#define RP_WIN_SOCK_IO_H
+
+
+/* One overlapped request of the IOCP backend. The OVERLAPPED comes first: a dequeued packet's
+ * OVERLAPPED pointer is the record. */
+typedef struct rp_win_io {
+    OVERLAPPED ov;
+    rp_sock *sock;
+    uint32_t dir;                /* RP_DIR_* it serves */
+    uint32_t zero_read;          /* a zero-byte receive (idle mode): data is read once it completes */
+    struct rp_win_io *done_next; /* finished without a packet: handled on the next wait */
+    int error;                   /* result of an inline completion: WSA code */
+    uint32_t bytes;
+} rp_win_io;
+
+typedef struct rp_stream_io {
+    rp_win_io rio, sio, cio; /* receive, send, connect requests */
+} rp_stream_io;
+
+#endif

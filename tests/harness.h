@@ -1,7 +1,7 @@
 // Test harness for the ringport conformance suite.
 //
 // LoopTest is a fixture parameterized over (backend, workers): every test runs on each backend this
-// machine has (RP_ENOSYS skips it), with worker threads (2) and caller-driven (0). RINGPORT_TEST_BACKENDS
+// platform can have (RPT_BACKENDS) and this machine has (RP_ENOSYS skips it), with worker threads (2) and caller-driven (0). RINGPORT_TEST_BACKENDS
 // ("epoll,io_uring") restricts the backends; RINGPORT_TEST_SCALE scales the heavy tests;
 // RINGPORT_TEST_LOOP_FLAGS=idle_recv creates every loop with RP_LOOP_IDLE_RECV.
 //
@@ -49,8 +49,15 @@ uint32_t LoopFlags();
 // Whether ::1 can be bound on this host.
 bool Ipv6Available();
 
-#define RPT_BACKENDS                                                                                       \
-    ::testing::Values(RP_BACKEND_IO_URING, RP_BACKEND_EPOLL, RP_BACKEND_KQUEUE, RP_BACKEND_IOCP)
+// The backends this platform can have; those missing from the build or the machine are skipped at run
+// time. Only these are instantiated, so a Windows run under Wine starts no process for a Linux backend.
+#if defined(_WIN32)
+#define RPT_BACKENDS ::testing::Values(RP_BACKEND_IOCP)
+#elif defined(__linux__)
+#define RPT_BACKENDS ::testing::Values(RP_BACKEND_IO_URING, RP_BACKEND_EPOLL, RP_BACKEND_KQUEUE)
+#else
+#define RPT_BACKENDS ::testing::Values(RP_BACKEND_KQUEUE)
+#endif
 // Instantiates a LoopTest-derived fixture over every backend, threaded (2 workers) and caller-driven.
 #define RPT_INSTANTIATE(Fixture)                                                                           \
     INSTANTIATE_TEST_SUITE_P(Backends, Fixture, ::testing::Combine(RPT_BACKENDS, ::testing::Values(2, 0)),  \

@@ -1,42 +1,49 @@
 #!/usr/bin/env bash
 # Side-by-side echo benchmark. Builds nothing: give it a build directory that has samples/echo_server and
-# bench/rp_load (and, for the peers, bench/uv_echo_server and bench/epoll_echo_server).
+# bench/rp_load (and, for the peers, bench/uv_echo_server, asio_echo_server, epoll_echo_server, uring_echo_server).
 #
-#   bash bench/compare.sh BUILD_DIR [ROUNDS (3)] [DURATION seconds (3)]
+#   bash bench/compare.sh BUILD_DIR [ROUNDS (8)] [DURATION seconds (2)]
 #
 # Servers, each with one thread serving, each on its own port, all started once:
 #   ringport_io_uring   samples/echo_server --backend io_uring --workers 1
 #   ringport_epoll      samples/echo_server --backend epoll --workers 1
 #   libuv               bench/uv_echo_server (libuv's model: one loop thread)
+#   asio                bench/asio_echo_server (Boost.Asio, one io_context thread)
 #   epoll_by_hand       bench/epoll_echo_server (edge-triggered, no library)
+#   uring_by_hand       bench/uring_echo_server (liburing, multishot accept, no library of ours)
 # A server that is not built, or cannot run here (e.g. io_uring forbidden), is skipped with the reason.
 # With WINE_BUILD=<MinGW build dir> two Windows servers run under Wine too (Linux client, same rp_load):
 #   ringport_iocp_wine  bin/echo_server.exe --backend iocp --workers 1
 #   iocp_by_hand_wine   bin/iocp_echo_server.exe (hand-written IOCP, no library)
 # e.g. WINE_BUILD=build/mingw SERVERS="ringport_iocp_wine iocp_by_hand_wine" BASE=iocp_by_hand_wine
 # (their CPU column leaves out wineserver's share).
+# With BEFORE_BUILD=<build dir of another ringport commit> its echo server runs too, to compare a change
+# with its parent in the same run: ringport_io_uring_before, ringport_epoll_before
+# (e.g. BEFORE_BUILD=/tmp/rp-before/build BASE=ringport_io_uring_before).
 #
 # The same client, bench/rp_load (plain epoll, one thread, every echoed byte verified), runs each scenario
 # against each server in turn, alternating A B C D A B C D ... for ROUNDS rounds, so that drift of the
-# machine hits every server alike. The table gives the median of the rounds, the spread (max - min) / median,
-# the ratio to libuv, latency percentiles, and the CPU time the server process used per request (or per MB):
+# machine hits every server alike. Ratios to the base server (libuv) are taken within each round, where the
+# machine's drift (up to ~50 % between rounds on a small VM) cancels, and reported as their median with
+# the lowest and highest round. The table also gives the median of the rounds, the spread (max - min) /
+# median, latency percentiles, and the CPU time the server process used per request (or per MB):
 # with one client thread the client is often the bottleneck, and then server CPU is the telling figure.
 # With taskset and at least 2 CPUs the servers run on CPU 0 and the client on CPU 1.
 #
 # Environment: ROUNDS, DURATION, WARMUP (0.5 s), PORT_BASE (7301), SERVER_CPU (0), CLIENT_CPU (1),
 #   SERVERS (names to run, e.g. "ringport_io_uring libuv"), BASE (the ratios' reference, libuv), SCENARIOS (default
-#   "pingpong:1:64 pingpong:50:128 pingpong:500:128 throughput:10:16384", mode:connections:size).
+#   "pingpong:1:64 pingpong:50:128 pingpong:1000:128 throughput:10:16384", mode:connections:size).
 # Every server started here is stopped on exit, whatever happens (trap EXIT).
 set -uo pipefail
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then usage; exit 2; fi
 build=$(cd "$1" 2>/dev/null && pwd) || { echo "compare.sh: no build directory $1" >&2; exit 2; }
-rounds=${2:-${ROUNDS:-3}}
-duration=${3:-${DURATION:-3}}
+rounds=${2:-${ROUNDS:-8}}
+duration=${3:-${DURATION:-2}}
 warmup=${WARMUP:-0.5}
 port_base=${PORT_BASE:-7301}
-read -r -a scenarios <<<"${SCENARIOS:-pingpong:1:64 pingpong:50:128 pingpong:500:128 throughput:10:16384}"
+read -r -a scenarios <<<"${SCENARIOS:-pingpong:1:64 pingpong:50:128 pingpong:1000:128 throughput:10:16384}"
 load="$build/bench/rp_load"
 
 [ "$(uname -s)" = Linux ] || { echo "compare.sh: Linux only (rp_load uses epoll)" >&2; exit 2; }
@@ -49,18 +56,26 @@ if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
   pin_server=(taskset -c "${SERVER_CPU:-0}"); pin_client=(taskset -c "${CLIENT_CPU:-1}")
 fi
 
-all_names=(ringport_io_uring ringport_epoll libuv epoll_by_hand)
+all_names=(ringport_io_uring ringport_epoll libuv asio epoll_by_hand uring_by_hand)
 declare -A cmd=(
   [ringport_io_uring]="$build/samples/echo_server --backend io_uring --workers 1 --host 127.0.0.1 --port"
   [ringport_epoll]="$build/samples/echo_server --backend epoll --workers 1 --host 127.0.0.1 --port"
   [libuv]="$build/bench/uv_echo_server --host 127.0.0.1 --port"
-  [epoll_by_hand]="$build/bench/epoll_echo_server --host 127.0.0.1 --port")
+  [asio]="$build/bench/asio_echo_server --host 127.0.0.1 --port"
+  [epoll_by_hand]="$build/bench/epoll_echo_server --host 127.0.0.1 --port"
+  [uring_by_hand]="$build/bench/uring_echo_server --host 127.0.0.1 --port")
 if [ -n "${WINE_BUILD:-}" ]; then
   wine_build=$(cd "$WINE_BUILD" && pwd) || { echo "compare.sh: no build directory $WINE_BUILD" >&2; exit 2; }
   export WINEDEBUG=-all
   all_names+=(ringport_iocp_wine iocp_by_hand_wine)
   cmd[ringport_iocp_wine]="$wine_build/bin/echo_server.exe --backend iocp --workers 1 --host 127.0.0.1 --port"
   cmd[iocp_by_hand_wine]="$wine_build/bin/iocp_echo_server.exe --host 127.0.0.1 --port"
+fi
+if [ -n "${BEFORE_BUILD:-}" ]; then
+  before_build=$(cd "$BEFORE_BUILD" && pwd) || { echo "compare.sh: no build directory $BEFORE_BUILD" >&2; exit 2; }
+  all_names+=(ringport_io_uring_before ringport_epoll_before)
+  cmd[ringport_io_uring_before]="$before_build/samples/echo_server --backend io_uring --workers 1 --host 127.0.0.1 --port"
+  cmd[ringport_epoll_before]="$before_build/samples/echo_server --backend epoll --workers 1 --host 127.0.0.1 --port"
 fi
 read -r -a wanted <<<"${SERVERS:-${all_names[*]}}"
 
@@ -156,7 +171,7 @@ stats() { # numbers on stdin -> "median spread%"
 }
 
 failures=0
-declare -A val=() p50=() p99=() p999=() scpu=() ccpu=() bad=()
+declare -A val=() p50=() p99=() p999=() scpu=() ccpu=() bad=() rval=() rcpu=()
 for sc in "${scenarios[@]}"; do
   IFS=: read -r mode conns size <<<"$sc"
   for r in $(seq "$rounds"); do
@@ -183,15 +198,17 @@ for sc in "${scenarios[@]}"; do
       p999[$key]+="$(jget p999_us "$out") "
       ccpu[$key]+="$(jget client_cpu_pct "$out") "
       # Server CPU over warm-up + measurement, divided by the work of both (rate x (duration + warm-up)).
-      scpu[$key]+="$(awk -v t=$((t1 - t0)) -v hz="$tck" -v rate="$v" -v d="$duration" -v w="$warmup" \
-        'BEGIN {work = rate * (d + w); printf "%.3f", (work > 0 ? t / hz * 1e6 / work : 0)}') "
+      c=$(awk -v t=$((t1 - t0)) -v hz="$tck" -v rate="$v" -v d="$duration" -v w="$warmup" \
+        'BEGIN {work = rate * (d + w); printf "%.3f", (work > 0 ? t / hz * 1e6 / work : 0)}')
+      scpu[$key]+="$c "
+      rval[$key|$r]=$v; rcpu[$key|$r]=$c # per round: ratios are taken within a round, then the median
     done
   done
 done
 
 echo
-printf "%-22s %-18s %12s %-5s %7s %8s %9s %9s %9s %14s %8s\n" scenario server median "" spread "vs $base_name" \
-  "p50 us" "p99 us" "p99.9 us" "server CPU" "client"
+printf "%-22s %-18s %12s %-5s %7s %8s %-13s %9s %9s %9s %14s %8s %8s\n" scenario server median "" spread "vs base" \
+  "(rounds)" "p50 us" "p99 us" "p99.9 us" "server CPU" "CPU/base" "client"
 client_bound=0
 for sc in "${scenarios[@]}"; do
   IFS=: read -r mode conns size <<<"$sc"
@@ -211,19 +228,35 @@ for sc in "${scenarios[@]}"; do
     read -r l999 _ <<<"$(tr ' ' '\n' <<<"${p999[$key]}" | grep . | stats)"
     read -r cpu _ <<<"$(tr ' ' '\n' <<<"${scpu[$key]}" | grep . | stats)"
     read -r cc _ <<<"$(tr ' ' '\n' <<<"${ccpu[$key]}" | grep . | stats)"
-    ratio="-"
-    if [ -n "$base" ] && [ -n "${bmed:-}" ] && [ "$bmed" != "-" ]; then
-      ratio=$(awk -v a="$med" -v b="$bmed" 'BEGIN {printf (b > 0 ? "%.2fx" : "-"), a / b}')
+    # Ratios to the base server within each round (the machine's drift cancels), then their median and range.
+    ratio="-"; range=""; cratio="-"
+    if [ -n "$base" ]; then
+      rr=(); cr=()
+      for r in $(seq "$rounds"); do
+        a=${rval[$key|$r]:-}; b=${rval[$sc|$base|$r]:-}
+        [ -n "$a" ] && [ -n "$b" ] || continue
+        rr+=("$(awk -v a="$a" -v b="$b" 'BEGIN {if (b > 0) printf "%.4f", a / b}')")
+        cr+=("$(awk -v a="${rcpu[$key|$r]}" -v b="${rcpu[$sc|$base|$r]}" 'BEGIN {if (b > 0) printf "%.4f", a / b}')")
+      done
+      if [ ${#rr[@]} -gt 0 ]; then
+        read -r rmed _ <<<"$(printf '%s\n' "${rr[@]}" | grep . | stats)"
+        ratio=$(awk -v m="$rmed" 'BEGIN {printf "%.2fx", m}')
+        range=$(printf '%s\n' "${rr[@]}" | grep . | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}')
+        read -r cmed _ <<<"$(printf '%s\n' "${cr[@]}" | grep . | stats)"
+        cratio=$(awk -v m="$cmed" 'BEGIN {printf (m > 0 ? "%.2fx" : "-"), m}')
+      fi
     fi
     [ "$mode" = throughput ] && { l50="-"; l99="-"; l999="-"; }
     awk -v c="$cc" 'BEGIN {exit !(c >= 95)}' && { client_bound=1; cc="$cc%*"; } || cc="$cc%"
-    printf "%-22s %-18s %12s %-5s %6s%% %8s %9s %9s %9s %8.2f %-5s %8s\n" "$label" "$n" "$med" "$unit" \
-      "$spread" "$ratio" "$l50" "$l99" "$l999" "$cpu" "$cunit" "$cc"
+    printf "%-22s %-18s %12s %-5s %6s%% %8s %-13s %9s %9s %9s %8.2f %-5s %8s %8s\n" "$label" "$n" "$med" "$unit" \
+      "$spread" "$ratio" "${range:+($range)}" "$l50" "$l99" "$l999" "$cpu" "$cunit" "$cratio" "$cc"
   done
 done
 echo
-echo "median of $rounds rounds; spread = (max - min) / median; server CPU = the server's user + system time per"
-echo "request (per MB) over warm-up and measurement; client = rp_load's CPU use (one thread)."
+echo "median of $rounds rounds; spread = (max - min) / median; vs base = median of the per-round ratios to $base_name"
+echo "(rounds: their lowest and highest); server CPU = the server's user + system time per request (per MB) over"
+echo "warm-up and measurement, CPU/base its per-round ratio to $base_name (median); client = rp_load's CPU use (one thread)."
+echo "A ratio whose round range straddles 1.00 is within this machine's noise."
 [ $client_bound = 1 ] && echo "* the client thread was (nearly) saturated: the rate is bounded by the client, compare server CPU"
 
 

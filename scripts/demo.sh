@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main demo of ringport, from a fresh Debian/Ubuntu machine to figures in a few minutes:
-#   1. installs what is missing (cmake, compilers, pkg-config, liburing, libuv, gtest; sudo when not root),
+#   1. installs what is missing (cmake, compilers, pkg-config, liburing, libuv, Boost, gtest; sudo when not
+#      root),
 #   2. builds Release in build/demo (tests left out for speed),
 #   3. starts samples/echo_server on io_uring, then on epoll, and runs samples/echo_client against each
 #      (every byte of every echo verified; one client threaded, one caller-driven),
-#   4. runs bench/compare.sh: ringport (io_uring, epoll) against libuv and a hand-written epoll server,
-#      same client for all, alternating rounds, medians and ratios to libuv,
+#   4. runs bench/compare.sh: ringport (io_uring, epoll) against libuv, Boost.Asio and hand-written epoll
+#      and io_uring servers, same client for all, alternating rounds, per-round ratios to libuv,
 #   5. stops everything it started, whatever happens.
 #
 #   bash scripts/demo.sh
@@ -24,7 +25,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "dependencies"
 source "$root/scripts/install-deps.sh"
-ringport_install_missing cmake make gcc g++ pkg-config liburing-dev libuv1-dev libgtest-dev
+ringport_install_missing cmake make gcc g++ pkg-config liburing-dev libuv1-dev libboost-dev libgtest-dev
 echo "cmake $(cmake --version | head -n1 | awk '{print $3}'), $(cc --version | head -n1)"
 
 step "building ringport (Release) in build/demo"
@@ -84,9 +85,9 @@ for backend in io_uring epoll; do
   port=$((port + 1))
 done
 
-step "load comparison: ringport vs libuv vs hand-written epoll ($rounds rounds x ${seconds} s per scenario)"
+step "load comparison: ringport vs libuv, Boost.Asio, hand-written epoll and io_uring ($rounds rounds x ${seconds} s per scenario)"
 bash "$root/bench/compare.sh" "$build" "$rounds" "$seconds"
 
 step "demo finished in $(( $(date +%s) - started )) s"
 echo "samples: $build/samples/echo_server --help, $build/samples/echo_client --help"
-echo "longer comparison: bash bench/compare.sh build/demo 5 10"
+echo "longer comparison: bash bench/compare.sh build/demo 12 2"

@@ -195,7 +195,7 @@ struct rp_sock {
     } u;
 };
 
-#define RP_SOCK_HANDLE(s) (((uint64_t)rp_atomic_relaxed_u32(&(s)->gen) << 32) | (uint64_t)((s)->index + 1u))
+#define RP_SOCK_HANDLE(s) (((uint64_t)rp__atomic_relaxed_u32(&(s)->gen) << 32) | (uint64_t)((s)->index + 1u))
 
 /* ---- timer heap (per worker) ---- */
 typedef struct rp_timer_heap {
@@ -279,7 +279,7 @@ static inline rp_sock *rp__sock_at(rp_loop *loop, uint32_t index)
     uint32_t chunk = index >> RP_POOL_CHUNK_SHIFT;
     if (chunk >= RP_POOL_MAX_CHUNKS)
         return NULL;
-    rp_sock *base = rp_atomic_load_ptr(&loop->chunks[chunk]);
+    rp_sock *base = rp__atomic_load_ptr(&loop->chunks[chunk]);
     return base ? &base[index & (RP_POOL_CHUNK - 1)] : NULL;
 }
 
@@ -289,7 +289,7 @@ static inline rp_sock *rp__sock_at(rp_loop *loop, uint32_t index)
 static inline rp_sock *rp__sock_live(rp_loop *loop, rp_socket h)
 {
     rp_sock *s = rp__sock_at(loop, (uint32_t)h - 1u);
-    if (!s || rp_atomic_load_u32(&s->gen) != (uint32_t)(h >> 32) || rp_atomic_load_u32(&s->owner) == 0)
+    if (!s || rp__atomic_load_u32(&s->gen) != (uint32_t)(h >> 32) || rp__atomic_load_u32(&s->owner) == 0)
         return NULL;
     return s;
 }

@@ -139,15 +139,15 @@ rp_worker *rp__pick_worker(rp_loop *loop, int index)
 {
     if (index >= 0 && (uint32_t)index < loop->nworkers)
         return &loop->workers[index];
-    uint32_t n = rp_atomic_fetch_add_u32(&loop->rr, 1);
+    uint32_t n = rp__atomic_fetch_add_u32(&loop->rr, 1);
     return &loop->workers[n % loop->nworkers];
 }
 
 static int worker_quiet(rp_worker *w)
 {
-    return rp_atomic_load_u32(&w->live_socks) == 0 && !w->ready_head && w->timers.count == 0 &&
-           !rp_atomic_load_ptr(&w->inbox) && !rp_atomic_load_ptr(&w->cancel_inbox) &&
-           !rp_atomic_load_ptr(&w->close_inbox);
+    return rp__atomic_load_u32(&w->live_socks) == 0 && !w->ready_head && w->timers.count == 0 &&
+           !rp__atomic_load_ptr(&w->inbox) && !rp__atomic_load_ptr(&w->cancel_inbox) &&
+           !rp__atomic_load_ptr(&w->close_inbox);
 }
 
 static void worker_main(void *arg)
@@ -155,7 +155,7 @@ static void worker_main(void *arg)
     rp_worker *w = arg;
     rp__current = w;
     for (;;) {
-        uint32_t stop = rp_atomic_load_u32(&w->stop);
+        uint32_t stop = rp__atomic_load_u32(&w->stop);
         if (stop == 2)
             break;
         if (stop == 1 && !w->sweeping) {
@@ -165,8 +165,8 @@ static void worker_main(void *arg)
         int n = rp__iterate(w, stop ? 1000000 : -1, NULL, 0);
         if (stop) {
             if (n > 0)
-                rp_atomic_fetch_add_u32(&w->epoch, 1);
-            rp_atomic_store_u32(&w->idle, worker_quiet(w));
+                rp__atomic_fetch_add_u32(&w->epoch, 1);
+            rp__atomic_store_u32(&w->idle, worker_quiet(w));
         }
     }
     rp__current = NULL;
@@ -186,7 +186,7 @@ static void worker_entry(void *arg)
     rp_worker *w = st->w;
     int err = w->loop->backend->worker_init(w, w->loop->queue_depth, 1);
     st->result = err;
-    rp_atomic_store_u32(&st->done, 1);
+    rp__atomic_store_u32(&st->done, 1);
     if (err == 0)
         worker_main(w);
 }
@@ -208,8 +208,8 @@ static void loop_free(rp_loop *loop)
 static void stop_threads(rp_loop *loop, uint32_t started)
 {
     for (uint32_t i = 0; i < started; i++) {
-        rp_atomic_store_u32(&loop->workers[i].stop, 2);
-        rp_atomic_store_u32(&loop->workers[i].wake_pending, 1);
+        rp__atomic_store_u32(&loop->workers[i].stop, 2);
+        rp__atomic_store_u32(&loop->workers[i].wake_pending, 1);
         loop->backend->wake(&loop->workers[i]);
     }
     /* Backends are torn down only after every thread has gone: a late wake-up must find them alive. */
@@ -290,10 +290,10 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
         worker_start st;
         st.w = &loop->workers[i];
         st.result = 0;
-        rp_atomic_store_u32(&st.done, 0);
+        rp__atomic_store_u32(&st.done, 0);
         err = rp__thread_start(&loop->workers[i].thread, worker_entry, &st);
         if (!err) {
-            while (!rp_atomic_load_u32(&st.done))
+            while (!rp__atomic_load_u32(&st.done))
                 rp__thread_yield();
             err = st.result;
             if (err)
@@ -341,7 +341,7 @@ static int drive_begin(rp_loop *loop)
     if (rp__current)
         return RP_EBUSY; /* from a callback */
     uint32_t expected = 0;
-    if (!rp_atomic_cas_u32(&loop->driving, &expected, 1))
+    if (!rp__atomic_cas_u32(&loop->driving, &expected, 1))
         return RP_EBUSY;
     rp__current = &loop->workers[0];
     return 0;
@@ -350,7 +350,7 @@ static int drive_begin(rp_loop *loop)
 static void drive_end(rp_loop *loop)
 {
     rp__current = NULL;
-    rp_atomic_store_u32(&loop->driving, 0);
+    rp__atomic_store_u32(&loop->driving, 0);
 }
 
 int rp_loop_run(rp_loop *loop, rp_run_mode mode)
@@ -363,7 +363,7 @@ int rp_loop_run(rp_loop *loop, rp_run_mode mode)
     rp_worker *w = &loop->workers[0];
     int total = 0;
     for (;;) {
-        if (mode == RP_RUN_DEFAULT && rp_atomic_exchange_u32(&loop->stop_requested, 0))
+        if (mode == RP_RUN_DEFAULT && rp__atomic_exchange_u32(&loop->stop_requested, 0))
             break;
         int n = rp__iterate(w, mode == RP_RUN_NOWAIT ? 0 : -1, NULL, 0);
         total += n;
@@ -404,9 +404,9 @@ int rp_loop_stop(rp_loop *loop)
 {
     if (!loop || loop->threaded)
         return RP_EINVAL;
-    rp_atomic_store_u32(&loop->stop_requested, 1);
+    rp__atomic_store_u32(&loop->stop_requested, 1);
     rp_worker *w = &loop->workers[0];
-    if (rp_atomic_exchange_u32(&w->wake_pending, 1) == 0)
+    if (rp__atomic_exchange_u32(&w->wake_pending, 1) == 0)
         loop->backend->wake(w);
     return 0;
 }
@@ -414,10 +414,10 @@ int rp_loop_stop(rp_loop *loop)
 /* ---- destroy ---- */
 static int all_quiet(rp_loop *loop, uint32_t *epochs)
 {
-    int quiet = rp_atomic_load_u32(&loop->foreign_submitters) == 0;
+    int quiet = rp__atomic_load_u32(&loop->foreign_submitters) == 0;
     for (uint32_t i = 0; i < loop->nworkers; i++) {
-        uint32_t e = rp_atomic_load_u32(&loop->workers[i].epoch);
-        if (!rp_atomic_load_u32(&loop->workers[i].idle) || e != epochs[i])
+        uint32_t e = rp__atomic_load_u32(&loop->workers[i].epoch);
+        if (!rp__atomic_load_u32(&loop->workers[i].idle) || e != epochs[i])
             quiet = 0;
         epochs[i] = e;
     }
@@ -439,18 +439,18 @@ int rp_loop_destroy(rp_loop *loop)
         return RP_EBUSY; /* inside a callback or a worker of some loop */
     if (!loop->threaded) {
         uint32_t expected = 0;
-        if (!rp_atomic_cas_u32(&loop->driving, &expected, 1))
+        if (!rp__atomic_cas_u32(&loop->driving, &expected, 1))
             return RP_EBUSY;
     }
-    rp_atomic_store_u32(&loop->destroying, 1);
-    rp_atomic_fence(); /* store-load: a submitter either sees the flag or is counted */
-    while (rp_atomic_load_u32(&loop->foreign_submitters))
+    rp__atomic_store_u32(&loop->destroying, 1);
+    rp__atomic_fence(); /* store-load: a submitter either sees the flag or is counted */
+    while (rp__atomic_load_u32(&loop->foreign_submitters))
         rp__thread_yield();
 
     if (loop->threaded) {
         for (uint32_t i = 0; i < loop->nworkers; i++) {
-            rp_atomic_store_u32(&loop->workers[i].stop, 1);
-            rp_atomic_store_u32(&loop->workers[i].wake_pending, 1);
+            rp__atomic_store_u32(&loop->workers[i].stop, 1);
+            rp__atomic_store_u32(&loop->workers[i].wake_pending, 1);
             loop->backend->wake(&loop->workers[i]);
         }
         uint32_t epochs[MAX_WORKERS] = {0};

@@ -12,16 +12,16 @@
 
 static inline void rp__mpsc_push(rp_atomic_ptr *head, void *node, size_t link_offset)
 {
-    void *old = rp_atomic_load_ptr(head);
+    void *old = rp__atomic_load_ptr(head);
     do {
         RP_MPSC_LINK(node, link_offset) = old;
-    } while (!rp_atomic_cas_ptr(head, &old, node));
+    } while (!rp__atomic_cas_ptr(head, &old, node));
 }
 
 /* Takes every node pushed so far; returns them oldest first, linked through the same link. */
 static inline void *rp__mpsc_take(rp_atomic_ptr *head, size_t link_offset)
 {
-    void *list = rp_atomic_exchange_ptr(head, NULL), *fifo = NULL;
+    void *list = rp__atomic_exchange_ptr(head, NULL), *fifo = NULL;
     while (list) {
         void *next = RP_MPSC_LINK(list, link_offset);
         RP_MPSC_LINK(list, link_offset) = fifo;

@@ -37,7 +37,7 @@ int rp_op_init(rp_op *op, rp_callback cb, void *user)
         return RP_EINVAL;
     memset(op, 0, offsetof(rp_op, internal_));
     priv_reset(RP_PRIV(op));
-    rp_atomic_store_u32(&RP_PRIV(op)->state, RP_OP_STATE_IDLE);
+    rp__atomic_store_u32(&RP_PRIV(op)->state, RP_OP_STATE_IDLE);
     op->cb = cb;
     op->user = user;
     return 0;
@@ -47,7 +47,7 @@ int rp_op_pending(const rp_op *op)
 {
     if (!op)
         return 0;
-    uint32_t state = rp_atomic_load_u32(&((rp_op_priv *)(void *)op->internal_)->state);
+    uint32_t state = rp__atomic_load_u32(&((rp_op_priv *)(void *)op->internal_)->state);
     return state == RP_OP_STATE_PENDING || state == RP_OP_STATE_CANCEL_QUEUED;
 }
 
@@ -71,7 +71,7 @@ void rp__op_claim(rp_op *op, rp_op_kind kind, rp_worker *w, rp_socket target)
     p->worker = w;
     p->target = target;
     p->place = RP_PLACE_TRANSIT;
-    rp_atomic_store_u32(&p->state, RP_OP_STATE_PENDING);
+    rp__atomic_store_u32(&p->state, RP_OP_STATE_PENDING);
 }
 
 void rp__dispatch(rp_worker *w, rp_op *op)
@@ -165,7 +165,7 @@ static rp_opq *queue_of(rp_sock *s, rp_op_route route)
 void rp__op_start(rp_worker *w, rp_op *op)
 {
     rp_op_priv *p = RP_PRIV(op);
-    int cancelled = p->cancelled || rp_atomic_load_u32(&p->state) == RP_OP_STATE_CANCEL_QUEUED;
+    int cancelled = p->cancelled || rp__atomic_load_u32(&p->state) == RP_OP_STATE_CANCEL_QUEUED;
     rp_op_route route = rp__op_info(op)->route;
 
     switch (route) {
@@ -267,10 +267,10 @@ int rp__deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout)
          * first, so it never reaches a record the caller has already reused or freed. */
         for (;;) {
             uint32_t expected = RP_OP_STATE_PENDING;
-            if (rp_atomic_cas_u32(&p->state, &expected, RP_OP_STATE_IDLE))
+            if (rp__atomic_cas_u32(&p->state, &expected, RP_OP_STATE_IDLE))
                 break;
             rp__drain_cancels(w);
-            if (rp_atomic_load_u32(&p->state) == RP_OP_STATE_CANCEL_QUEUED)
+            if (rp__atomic_load_u32(&p->state) == RP_OP_STATE_CANCEL_QUEUED)
                 rp__thread_yield(); /* the requester is between its mark and its push */
         }
     }
@@ -297,7 +297,7 @@ int rp_cancel(rp_loop *loop, rp_op *op)
      * resubmitted, so its fields (and later its inbox link) are stable. Only a pending record can be
      * marked. */
     uint32_t expected = RP_OP_STATE_PENDING;
-    if (!rp_atomic_cas_u32(&p->state, &expected, RP_OP_STATE_CANCEL_QUEUED))
+    if (!rp__atomic_cas_u32(&p->state, &expected, RP_OP_STATE_CANCEL_QUEUED))
         return expected == RP_OP_STATE_CANCEL_QUEUED ? 0 : RP_ENOENT; /* already requested, or idle */
     rp_worker *w = p->worker;
     int err = 0;
@@ -306,7 +306,7 @@ int rp_cancel(rp_loop *loop, rp_op *op)
     else if (!w || w->loop != loop)
         err = RP_EINVAL;
     if (err || rp__current == w) {
-        rp_atomic_store_u32(&p->state, RP_OP_STATE_PENDING); /* release the mark */
+        rp__atomic_store_u32(&p->state, RP_OP_STATE_PENDING); /* release the mark */
         if (err)
             return err;
         /* On the owning worker: act now. */
@@ -328,7 +328,7 @@ void rp__drain_cancels(rp_worker *w)
     while (op) {
         rp_op *next = RP_PRIV(op)->cancel_next;
         RP_PRIV(op)->cancelled = 1;
-        rp_atomic_store_u32(&RP_PRIV(op)->state, RP_OP_STATE_PENDING); /* request taken in */
+        rp__atomic_store_u32(&RP_PRIV(op)->state, RP_OP_STATE_PENDING); /* request taken in */
         if (RP_PRIV(op)->place != RP_PLACE_TRANSIT)
             rp__cancel_handle(w, op);
         /* In transit: rp__op_start sees the flag and completes it with RP_ECANCELED. */
@@ -372,7 +372,7 @@ static void cancel_queued(rp_worker *w, rp_sock *s, rp_op *op, rp_op_route route
 void rp__cancel_handle(rp_worker *w, rp_op *op)
 {
     rp_op_priv *p = RP_PRIV(op);
-    uint32_t state = rp_atomic_load_u32(&p->state);
+    uint32_t state = rp__atomic_load_u32(&p->state);
     if (state != RP_OP_STATE_PENDING && state != RP_OP_STATE_CANCEL_QUEUED)
         return;
     switch ((enum rp_op_place)p->place) {

@@ -383,7 +383,7 @@ void rp__connect_finish(rp_worker *w, rp_sock *s, int err)
     }
     rp__complete(w, op, err);
     if (!(s->flags & RP_SF_CLOSE_STARTED)) {
-        rp_atomic_store_u32(&s->closing, 1);
+        rp__atomic_store_u32(&s->closing, 1);
         rp__sock_close_begin(w, s, NULL);
     } else {
         sock_maybe_release(w, s);

@@ -19,13 +19,13 @@ static int guard_enter(submit_guard *g, rp_loop *loop)
     g->loop = loop;
     g->held = 0;
     if (!rp__current || rp__current->loop != loop) {
-        rp_atomic_fetch_add_u32(&loop->foreign_submitters, 1);
+        rp__atomic_fetch_add_u32(&loop->foreign_submitters, 1);
         g->held = 1;
-        rp_atomic_fence(); /* pairs with destroy: its flag store and our count are both seen in order */
+        rp__atomic_fence(); /* pairs with destroy: its flag store and our count are both seen in order */
     }
-    if (rp_atomic_load_u32(&loop->destroying)) {
+    if (rp__atomic_load_u32(&loop->destroying)) {
         if (g->held)
-            rp_atomic_fetch_add_u32(&loop->foreign_submitters, (uint32_t)-1);
+            rp__atomic_fetch_add_u32(&loop->foreign_submitters, (uint32_t)-1);
         g->held = 0;
         return RP_ESHUTDOWN;
     }
@@ -35,7 +35,7 @@ static int guard_enter(submit_guard *g, rp_loop *loop)
 static void guard_leave(submit_guard *g)
 {
     if (g->held)
-        rp_atomic_fetch_add_u32(&g->loop->foreign_submitters, (uint32_t)-1);
+        rp__atomic_fetch_add_u32(&g->loop->foreign_submitters, (uint32_t)-1);
 }
 
 /* Checks the op record can be submitted: not pending, and with a callback where one is needed. */
@@ -96,7 +96,7 @@ static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf 
     int err = socket_op(loop, op, socket, RP_OP_SEND, &s, &g);
     if (err)
         return err;
-    if (rp_atomic_load_u32(&s->wr_shut)) {
+    if (rp__atomic_load_u32(&s->wr_shut)) {
         guard_leave(&g);
         return RP_ESHUTDOWN;
     }
@@ -148,7 +148,7 @@ int rp_shutdown(rp_loop *loop, rp_op *op, rp_socket socket)
     int err = socket_op(loop, op, socket, RP_OP_SHUTDOWN, &s, &g);
     if (err)
         return err;
-    if (rp_atomic_exchange_u32(&s->wr_shut, 1)) {
+    if (rp__atomic_exchange_u32(&s->wr_shut, 1)) {
         guard_leave(&g);
         return RP_EALREADY;
     }
@@ -189,15 +189,15 @@ int rp_close(rp_loop *loop, rp_op *op, rp_socket socket)
     if (err)
         return err;
     uint32_t expected = 0;
-    if (!rp_atomic_cas_u32(&s->closing, &expected, 1))
+    if (!rp__atomic_cas_u32(&s->closing, &expected, 1))
         return RP_EBADF; /* a close is already under way */
     /* Closing is allowed while the loop is destroyed: the sweep may not have reached this socket. */
     submit_guard g;
     g.loop = loop;
     g.held = !rp__current || rp__current->loop != loop;
     if (g.held) {
-        rp_atomic_fetch_add_u32(&loop->foreign_submitters, 1);
-        rp_atomic_fence();
+        rp__atomic_fetch_add_u32(&loop->foreign_submitters, 1);
+        rp__atomic_fence();
     }
     if (op) {
         rp__op_claim(op, RP_OP_CLOSE, s->worker, socket);

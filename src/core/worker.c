@@ -14,8 +14,8 @@ RP_THREAD_LOCAL rp_worker *rp__current;
 
 void rp__wake_if_sleeping(rp_worker *w)
 {
-    rp_atomic_fence();
-    if (rp_atomic_load_u32(&w->sleeping) && rp_atomic_exchange_u32(&w->wake_pending, 1) == 0)
+    rp__atomic_fence();
+    if (rp__atomic_load_u32(&w->sleeping) && rp__atomic_exchange_u32(&w->wake_pending, 1) == 0)
         w->loop->backend->wake(w);
 }
 
@@ -94,14 +94,14 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
         timeout_ns = 0;
     timeout_ns = timer_timeout(w, timeout_ns);
     if (timeout_ns != 0) {
-        rp_atomic_store_u32(&w->sleeping, 1);
-        rp_atomic_fence();
-        if (rp_atomic_load_ptr(&w->inbox) || rp_atomic_load_ptr(&w->cancel_inbox) ||
-            rp_atomic_load_ptr(&w->close_inbox))
+        rp__atomic_store_u32(&w->sleeping, 1);
+        rp__atomic_fence();
+        if (rp__atomic_load_ptr(&w->inbox) || rp__atomic_load_ptr(&w->cancel_inbox) ||
+            rp__atomic_load_ptr(&w->close_inbox))
             timeout_ns = 0;
     }
     w->loop->backend->wait(w, timeout_ns);
-    rp_atomic_store_u32(&w->sleeping, 0);
+    rp__atomic_store_u32(&w->sleeping, 0);
 
     w->now = rp__now_ns();
     fire_timers(w);
@@ -141,12 +141,12 @@ void rp__worker_sweep(rp_worker *w)
 {
     rp_loop *loop = w->loop;
     rp__drain_closes(w); /* a queued close must not outlive the socket the sweep is about to release */
-    uint32_t n = rp_atomic_load_u32(&loop->nslots);
+    uint32_t n = rp__atomic_load_u32(&loop->nslots);
     for (uint32_t i = 0; i < n; i++) {
         rp_sock *s = rp__sock_at(loop, i);
-        if (!s || rp_atomic_load_u32(&s->owner) != w->index + 1u || (s->flags & RP_SF_CLOSE_STARTED))
+        if (!s || rp__atomic_load_u32(&s->owner) != w->index + 1u || (s->flags & RP_SF_CLOSE_STARTED))
             continue;
-        rp_atomic_store_u32(&s->closing, 1);
+        rp__atomic_store_u32(&s->closing, 1);
         rp__sock_close_begin(w, s, NULL);
     }
     rp_op *op;

@@ -351,7 +351,7 @@ static int reap(rp_worker *w)
             case TAG_ACCEPT: on_accept(w, s, got[i].res, got[i].flags); break;
             case TAG_CONNECT: on_connect(w, s, got[i].res); break;
             case TAG_WAKE:
-                rp_atomic_store_u32(&w->wake_pending, 0);
+                rp__atomic_store_u32(&w->wake_pending, 0);
                 arm_wake(w);
                 break;
             default: break;

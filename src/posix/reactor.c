@@ -255,7 +255,7 @@ void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
     for (int i = 0; i < n; i++) {
         uint64_t token = r->events[i].token;
         if (token == 0) {
-            rp_atomic_store_u32(&w->wake_pending, 0);
+            rp__atomic_store_u32(&w->wake_pending, 0);
             continue;
         }
         rp_sock *s = rp__sock_live(w->loop, token);

@@ -481,7 +481,7 @@ static void iocp_wait(rp_worker *w, int64_t timeout_ns)
         OVERLAPPED_ENTRY *e = &iw->entries[i];
         if (!e->lpOverlapped) {
             if (e->lpCompletionKey == WAKE_KEY)
-                rp_atomic_store_u32(&w->wake_pending, 0);
+                rp__atomic_store_u32(&w->wake_pending, 0);
             continue;
         }
         rp_win_io *io = (rp_win_io *)(void *)e->lpOverlapped;

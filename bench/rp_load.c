@@ -15,7 +15,15 @@
  * at that offset. A stale, reordered, crossed or corrupted echo is a mismatch. Connections are established
  * before the clock starts; nothing completed during --warmup is counted; the measurement then lasts exactly
  * --duration seconds. Errors (mismatch, reset, unexpected end of stream) are counted and reported, and make
- * the exit status 1. --json prints one line of machine-readable results instead of the text summary. */
+ * the exit status 1. --json prints one line of machine-readable results instead of the text summary.
+ *
+ * Fairness (pingpong): the overall percentiles can hide a server that serves some connections while others
+ * wait, so each connection also counts its own round trips and keeps its own latency histogram (coarser:
+ * 8 sub-buckets per power of two, 12.5 % resolution). Reported: the min / median / max of the connections'
+ * round-trip counts, the median and the worst of their own p99s, "starved" (connections that completed
+ * fewer than 10 % of the median count), and the longest any message was still unanswered when the
+ * measurement ended (a connection the server ignores completes nothing, so none of the other figures
+ * would show its wait). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +51,12 @@
 #define SUB (1u << SUB_BITS)
 #define HIST_BUCKETS (SUB * 60u)
 
+/* Per-connection histogram: the same log-linear scheme with 8 sub-buckets per power of two, up to 2^37 ns
+ * (137 s, longer waits land in the last bucket), so that thousands of connections each keep one. */
+#define CSUB_BITS 3
+#define CSUB (1u << CSUB_BITS)
+#define CHIST_BUCKETS (CSUB * 36u)
+
 static unsigned hist_index(uint64_t v)
 {
     if (v < 2u * SUB)
@@ -58,6 +72,24 @@ static double hist_mid(unsigned idx)
     if (idx < 2u * SUB)
         return idx + 0.5;
     unsigned e = idx / SUB - 1u, m = idx - e * SUB;
+    return ((double)m + 0.5) * (double)(1ull << e);
+}
+
+static unsigned chist_index(uint64_t v)
+{
+    if (v < 2u * CSUB)
+        return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+    unsigned e = msb - CSUB_BITS;
+    unsigned idx = e * CSUB + (unsigned)(v >> e);
+    return idx < CHIST_BUCKETS ? idx : CHIST_BUCKETS - 1;
+}
+
+static double chist_mid(unsigned idx)
+{
+    if (idx < 2u * CSUB)
+        return idx + 0.5;
+    unsigned e = idx / CSUB - 1u, m = idx - e * CSUB;
     return ((double)m + 0.5) * (double)(1ull << e);
 }
 
@@ -78,6 +110,8 @@ typedef struct conn {
     uint64_t recvd;    /* bytes received and verified so far */
     uint64_t msg_end;  /* pingpong: stream offset where the current message ends */
     uint64_t t_start;  /* pingpong: when the current message was sent */
+    uint64_t rounds;   /* pingpong: round trips completed during the measurement */
+    uint32_t *hist;    /* pingpong: this connection's latencies (CHIST_BUCKETS), for its own p99 */
 } conn;
 
 typedef struct worker {
@@ -87,6 +121,7 @@ typedef struct worker {
     uint64_t start, measure_from, end;
     uint64_t rounds, bytes, errors, mismatches;
     uint64_t lat_sum, lat_max;
+    uint64_t pending_max; /* pingpong: the oldest unanswered message when the measurement ended */
     uint64_t *hist;
     unsigned char *buf;
     pthread_t thread;
@@ -205,6 +240,8 @@ static void do_recv(worker *w, conn *c)
         w->lat_sum += lat;
         if (lat > w->lat_max)
             w->lat_max = lat;
+        c->rounds++;
+        c->hist[chist_index(lat)]++;
     }
     c->msg_end += o->size;
     c->t_start = t;
@@ -312,6 +349,14 @@ static void *run_worker(void *arg)
             }
         }
     }
+    if (!o->throughput) {
+        /* A message still unanswered at the end: how long it has waited (unbounded by any completion). */
+        for (int i = 0; i < w->nconns; i++) {
+            const conn *c = &w->conns[i];
+            if (c->alive && c->recvd < c->msg_end && w->end > c->t_start && w->end - c->t_start > w->pending_max)
+                w->pending_max = w->end - c->t_start;
+        }
+    }
 out:
     for (int i = 0; i < w->nconns; i++)
         if (w->conns[i].fd >= 0)
@@ -334,6 +379,73 @@ static double percentile_us(const uint64_t *hist, uint64_t total, double p)
             return hist_mid(i) / 1000.0;
     }
     return hist_mid(HIST_BUCKETS - 1) / 1000.0;
+}
+
+/* p (0..1) of one connection's latencies, in microseconds. */
+static double conn_percentile_us(const conn *c, double p)
+{
+    if (c->rounds == 0)
+        return 0;
+    uint64_t rank = (uint64_t)(p * (double)c->rounds), acc = 0;
+    if (rank >= c->rounds)
+        rank = c->rounds - 1;
+    for (unsigned i = 0; i < CHIST_BUCKETS; i++) {
+        acc += c->hist[i];
+        if (acc > rank)
+            return chist_mid(i) / 1000.0;
+    }
+    return chist_mid(CHIST_BUCKETS - 1) / 1000.0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The per-connection fairness figures (pingpong), over every connection of every thread. */
+typedef struct fairness {
+    uint64_t rounds_min, rounds_median, rounds_max, starved;
+    double p99_median_us, p99_worst_us;
+} fairness;
+
+static int fairness_of(const worker *ws, int nthreads, int nconns, fairness *f)
+{
+    uint64_t *counts = malloc((size_t)nconns * sizeof *counts);
+    double *p99s = malloc((size_t)nconns * sizeof *p99s);
+    if (!counts || !p99s) {
+        free(counts);
+        free(p99s);
+        return -1;
+    }
+    int n = 0;
+    for (int t = 0; t < nthreads; t++)
+        for (int i = 0; i < ws[t].nconns; i++, n++) {
+            counts[n] = ws[t].conns[i].rounds;
+            p99s[n] = conn_percentile_us(&ws[t].conns[i], 0.99);
+        }
+    qsort(counts, (size_t)n, sizeof *counts, cmp_u64);
+    qsort(p99s, (size_t)n, sizeof *p99s, cmp_double);
+    memset(f, 0, sizeof *f);
+    if (n > 0) {
+        f->rounds_min = counts[0];
+        f->rounds_max = counts[n - 1];
+        f->rounds_median = n % 2 ? counts[n / 2] : (counts[n / 2 - 1] + counts[n / 2]) / 2;
+        f->p99_median_us = n % 2 ? p99s[n / 2] : (p99s[n / 2 - 1] + p99s[n / 2]) / 2;
+        f->p99_worst_us = p99s[n - 1];
+        for (int i = 0; i < n; i++)
+            if ((double)counts[i] < 0.1 * (double)f->rounds_median)
+                f->starved++;
+    }
+    free(counts);
+    free(p99s);
+    return 0;
 }
 
 static void usage(void)
@@ -456,11 +568,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "rp_load: out of memory\n");
             return 1;
         }
-        for (int i = 0; i < w->nconns; i++)
+        for (int i = 0; i < w->nconns; i++) {
             w->conns[i].fd = -1;
+            if (!o.throughput && !(w->conns[i].hist = calloc(CHIST_BUCKETS, sizeof(uint32_t)))) {
+                fprintf(stderr, "rp_load: out of memory\n");
+                return 1;
+            }
+        }
         pthread_create(&w->thread, NULL, run_worker, w);
     }
-    uint64_t rounds = 0, bytes = 0, errors = 0, mismatches = 0, lat_sum = 0, lat_max = 0;
+    uint64_t rounds = 0, bytes = 0, errors = 0, mismatches = 0, lat_sum = 0, lat_max = 0, pending_max = 0;
     uint64_t *hist = calloc(HIST_BUCKETS, sizeof *hist);
     for (int t = 0; t < o.threads; t++) {
         worker *w = &ws[t];
@@ -472,13 +589,23 @@ int main(int argc, char **argv)
         lat_sum += w->lat_sum;
         if (w->lat_max > lat_max)
             lat_max = w->lat_max;
+        if (w->pending_max > pending_max)
+            pending_max = w->pending_max;
         for (unsigned i = 0; i < HIST_BUCKETS; i++)
             hist[i] += w->hist[i];
+    }
+    getrusage(RUSAGE_SELF, &ru1);
+    fairness fair;
+    if (o.throughput || fairness_of(ws, o.threads, o.conns, &fair) != 0)
+        memset(&fair, 0, sizeof fair);
+    for (int t = 0; t < o.threads; t++) {
+        worker *w = &ws[t];
+        for (int i = 0; i < w->nconns; i++)
+            free(w->conns[i].hist);
         free(w->conns);
         free(w->hist);
         free(w->buf);
     }
-    getrusage(RUSAGE_SELF, &ru1);
     pthread_barrier_destroy(&ready);
     free(ws);
     free(pattern);
@@ -504,10 +631,14 @@ int main(int argc, char **argv)
         printf("{\"mode\":\"%s\",\"connections\":%d,\"size\":%zu,\"threads\":%d,\"duration_s\":%.3f,"
                "\"requests\":%llu,\"requests_per_s\":%.0f,\"mb_per_s\":%.1f,\"mean_us\":%.1f,\"p50_us\":%.1f,"
                "\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"client_cpu_pct\":%.0f,"
-               "\"mismatches\":%llu,\"errors\":%llu}\n",
+               "\"mismatches\":%llu,\"errors\":%llu,\"conn_rounds_min\":%llu,\"conn_rounds_median\":%llu,"
+               "\"conn_rounds_max\":%llu,\"conn_p99_median_us\":%.1f,\"conn_p99_worst_us\":%.1f,\"starved\":%llu,"
+               "\"pending_max_us\":%.1f}\n",
                mode, o.conns, o.size, o.threads, o.duration, (unsigned long long)rounds, o.throughput ? 0.0 : rps,
                mbps, mean, p50, p90, p99, p999, max, cpu_pct, (unsigned long long)mismatches,
-               (unsigned long long)errors);
+               (unsigned long long)errors, (unsigned long long)fair.rounds_min,
+               (unsigned long long)fair.rounds_median, (unsigned long long)fair.rounds_max, fair.p99_median_us,
+               fair.p99_worst_us, (unsigned long long)fair.starved, (double)pending_max / 1000.0);
     } else if (o.throughput) {
         printf("throughput: %d connections, %zu B writes, %zu B window, %d thread%s, %.1f s: %.1f MB/s echoed and "
                "verified; client CPU %.0f%%; %llu errors (%llu mismatches)\n",
@@ -519,6 +650,11 @@ int main(int argc, char **argv)
                "%llu errors (%llu mismatches)\n",
                o.conns, o.size, o.threads, o.threads == 1 ? "" : "s", o.duration, rps, mbps, mean, p50, p90, p99,
                p999, max, cpu_pct, (unsigned long long)errors, (unsigned long long)mismatches);
+        printf("per connection: round trips min %llu median %llu max %llu; own p99 median %.1f us, worst %.1f us; "
+               "%llu starved (< 10%% of the median); longest unanswered at the end %.1f us\n",
+               (unsigned long long)fair.rounds_min, (unsigned long long)fair.rounds_median,
+               (unsigned long long)fair.rounds_max, fair.p99_median_us, fair.p99_worst_us,
+               (unsigned long long)fair.starved, (double)pending_max / 1000.0);
     }
     return errors ? 1 : 0;
 }

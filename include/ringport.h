@@ -2,7 +2,7 @@
  * ringport: a completion-based (proactor) networking runtime.
  *
  * Model
- *   Every operation (accept, connect, recv, send, shutdown, close, timeout, post) is submitted with a
+ *   Every operation (accept, connect, recv, pool recv, send, shutdown, close, timeout, post) is submitted with a
  *   caller-owned rp_op record. A submission that returns 0 completes exactly once, later, by calling
  *   op->cb on a worker thread (or by being handed out by rp_loop_poll). A multishot operation delivers
  *   zero or more completions flagged RP_OP_F_MORE and then exactly one final completion. A submission
@@ -158,7 +158,14 @@ typedef struct rp_loop_options {
     unsigned queue_depth;  /* native queue size per worker (io_uring SQ entries, events per wait);
                               0 = default (256). Rounded to a power of two, at most 32768. */
     uint32_t flags;        /* RP_LOOP_* */
-    uint32_t reserved[12]; /* must be zero */
+    uint32_t zerocopy_min; /* io_uring (kernel 6.0+): sends of one buffer of at least this many bytes use
+                              zero-copy (SEND_ZC), completing once the kernel has let go of the buffer;
+                              0 = never (the default). Other backends and older kernels copy as always:
+                              results and ownership are the same either way. */
+    uint32_t spin_us;      /* busy-poll window: before sleeping, a worker polls its queue for up to this
+                              many microseconds (at most 1000000), trading CPU for wake-up latency;
+                              0 = sleep at once (the default) */
+    uint32_t reserved[10]; /* must be zero */
 } rp_loop_options;
 
 /* Flags for rp_loop_options.flags */
@@ -174,8 +181,8 @@ RP_API void rp_loop_options_init(rp_loop_options *opts);
 /* Creates a loop. opts may be NULL for the defaults. With workers > 0 the worker threads are running when
  * this returns. Returns 0 and sets *out, or RP_EINVAL (NULL out, bad option, non-zero reserved field or
  * unknown RINGPORT_BACKEND value), RP_ENOSYS (the requested backend is not built in or not supported by
- * the kernel), RP_EPERM (io_uring requested explicitly but forbidden), RP_ENOMEM, RP_EMFILE, RP_EIO, or
- * on Windows the RP_E* code of a failed WSAStartup.
+ * the kernel), RP_EPERM (io_uring requested explicitly but forbidden), RP_ENOMEM, RP_EMFILE, RP_EIO, or on Windows the RP_E* code of
+ * a failed WSAStartup.
  * With RP_BACKEND_AUTO an unusable io_uring falls back to the next backend; rp_loop_fallback_reason says
  * why. Any thread. */
 RP_API int rp_loop_create(rp_loop **out, const rp_loop_options *opts);
@@ -246,7 +253,8 @@ typedef void (*rp_callback)(rp_op *op);
     X(SHUTDOWN, 5)        \
     X(CLOSE, 6)           \
     X(TIMEOUT, 7)         \
-    X(POST, 8)
+    X(POST, 8)            \
+    X(RECV_POOL, 9)
 
 typedef enum rp_op_kind {
     RP_OP_NONE = 0, /* a record that was never submitted */
@@ -268,7 +276,9 @@ struct rp_op {
                            the op ran on */
     uint32_t flags;     /* set at completion: RP_OP_F_MORE */
     uint32_t kind;      /* rp_op_kind of the last submission; read-only */
-    uint64_t internal_[19];
+    void *buf;          /* set at completion of a pool receive (rp_recv_pool) that carries data: the pool
+                           buffer holding the result bytes, yours until rp_bufpool_release; else NULL */
+    uint64_t internal_[18];
 };
 
 /* Zeroes op and sets its callback and user pointer. It reads nothing from op, so it may be used on fresh
@@ -296,7 +306,7 @@ typedef struct rp_listen_options {
     int worker;             /* worker that owns the listener; -1 = round-robin */
     int accept_worker;      /* worker that owns accepted sockets; -1 = spread round-robin over all */
     int accepts_posted;     /* IOCP: AcceptEx calls kept posted while accepts are wanted (each holds a
-                               pre-created socket); 0 = default (32), at most 1024. Ignored elsewhere. */
+                               pre-created socket); 0 = default (128), at most 1024. Ignored elsewhere. */
     uint32_t reserved[11];  /* must be zero */
 } rp_listen_options;
 
@@ -385,6 +395,72 @@ RP_API int rp_socket_peer_addr(rp_loop *loop, rp_socket socket, rp_addr *out);
 
 /* Index of the worker that owns the socket (0 in caller-driven loops), or RP_EINVAL / RP_EBADF. */
 RP_API int rp_socket_worker(rp_loop *loop, rp_socket socket);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Buffer pools and pool receives
+ *
+ * A pool is a set of fixed-size receive buffers owned by the library, so that a connection holds no buffer
+ * while it waits for data (idle connections are cheap) and the kernel can pick the buffer only when data
+ * is there (io_uring's provided buffer rings; elsewhere the library reads into a free buffer once the
+ * socket is readable). Each worker of the loop has its own `count` buffers of the pool.
+ *
+ * A buffer handed out by a pool receive belongs to the caller until it gives it back with
+ * rp_bufpool_release, from any thread. Exhaustion policy: when a worker's buffers are all out, its pool
+ * receives wait without reading from the socket (TCP flow control slows the peer down) and go on by
+ * themselves as buffers come back. Exhaustion never fails or ends a receive and never loses data.
+ * ------------------------------------------------------------------------------------------------- */
+typedef struct rp_bufpool rp_bufpool;
+
+typedef struct rp_bufpool_options {
+    uint32_t buf_size;     /* bytes per buffer: 0 = default (16384); 64 .. 16 MiB */
+    uint32_t count;        /* buffers per worker: 0 = default (256); rounded up to a power of two, at most
+                              32768 */
+    uint32_t reserved[14]; /* must be zero */
+} rp_bufpool_options;
+
+/* Fills opts with the defaults (16384-byte buffers, 256 per worker). */
+RP_API void rp_bufpool_options_init(rp_bufpool_options *opts);
+
+/* Creates a pool for loop: count buffers of buf_size bytes for each worker (memory: workers x count x
+ * buf_size, reserved at once, touched as buffers are used). opts may be NULL for the defaults. The pool
+ * lives until rp_bufpool_destroy or rp_loop_destroy. Returns 0 and sets *out, or RP_EINVAL (NULL
+ * loop/out, bad option, non-zero reserved field), RP_ENOMEM, RP_ESHUTDOWN (loop being destroyed). Any
+ * thread. */
+RP_API int rp_bufpool_create(rp_loop *loop, rp_bufpool **out, const rp_bufpool_options *opts);
+
+/* Destroys pool. Every pool receive using it must have finally completed and every buffer must have been
+ * released; the pool pointer is invalid afterwards. The memory is freed once each worker that used the
+ * pool has let go of it (at once from a worker of the loop or when no worker used it, else at the
+ * workers' next iteration; a caller-driven loop lets go in its next rp_loop_run / rp_loop_poll or in
+ * rp_loop_destroy). Returns 0, RP_EINVAL (NULL), or RP_EBUSY (a receive is pending on it or a buffer is
+ * out: nothing is changed). Any thread, but not concurrently with submissions on the same pool. */
+RP_API int rp_bufpool_destroy(rp_bufpool *pool);
+
+/* Gives buf, a buffer a pool receive handed out (op->buf), back to pool. Any thread; from the buffer's
+ * own worker it takes effect at once, from elsewhere at that worker's next iteration (it is woken if a
+ * receive waits for buffers). Returns 0, or RP_EINVAL (NULL, not a buffer of this pool, or not handed out:
+ * e.g. released twice). */
+RP_API int rp_bufpool_release(rp_bufpool *pool, void *buf);
+
+/* The size of the pool's buffers in bytes, or 0 for NULL. Any thread. */
+RP_API size_t rp_bufpool_buf_size(const rp_bufpool *pool);
+
+/* Flags for rp_recv_pool */
+#define RP_RECV_MULTISHOT 0x1u /* keep receiving: one completion flagged RP_OP_F_MORE per chunk of data, until
+                                  the end of the stream, an error, rp_cancel or rp_close ends it with a final
+                                  completion */
+
+/* Receives into a buffer of pool (a pool of the same loop) chosen when data arrives. A completion with
+ * data has result > 0 and op->buf pointing at the buffer (at most rp_bufpool_buf_size bytes), which the
+ * caller owns until rp_bufpool_release. Without RP_RECV_MULTISHOT that is the only completion. With it,
+ * every chunk of data is such a completion flagged RP_OP_F_MORE, delivered in stream order, the next
+ * only after the callback of the previous has returned; the final completion carries no buffer: 0 at the
+ * orderly end of the stream, RP_ECANCELED (rp_cancel, rp_close), or another RP_E* code. Data received
+ * before a cancel or close is still delivered, before the final completion. Receives on a socket run in
+ * submission order: one submitted after a multishot receive starts once that receive's final completion
+ * has been delivered. Returns 0, RP_EINVAL (NULL loop/op/pool, pool of another loop or destroyed, unknown
+ * flags, listener, NULL cb in a threaded loop), RP_EBUSY, RP_EBADF, RP_ESHUTDOWN. */
+RP_API int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, uint32_t flags);
 
 /* ---------------------------------------------------------------------------------------------------
  * Timers, posts, cancellation

@@ -118,8 +118,11 @@ static int kq_wait(void *state, int64_t timeout_ns, rp_poll_event *events, int m
     kq_poller *p = state;
     struct timespec ts, *tsp = NULL;
     if (timeout_ns >= 0) {
-        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
-        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        /* Whole milliseconds, rounded up, as the other backends wait: many timers a few µs apart then
+         * cost one wake-up per millisecond, not one each. */
+        int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+        ts.tv_sec = (time_t)(ms / 1000);
+        ts.tv_nsec = (long)(ms % 1000) * 1000000L;
         tsp = &ts;
     }
     if (max > p->max)

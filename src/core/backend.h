@@ -24,7 +24,7 @@ struct rp_backend_vtable {
     /* Any thread: interrupt the worker's wait. */
     void (*wake)(rp_worker *w);
     /* Submits what is pending and waits up to timeout_ns (< 0 forever, 0 poll) for events, reporting
-     * results through the rp__* calls below. Clears w->wake_pending when it consumes a wake-up. */
+     * results through the rp__* calls below, and rp__wake_consumed when it consumes a wake-up. */
     void (*wait)(rp_worker *w, int64_t timeout_ns);
     /* A socket was created for worker w (may run on another thread, before the worker sees it). */
     int (*sock_attach)(rp_worker *w, rp_sock *s);
@@ -38,8 +38,19 @@ struct rp_backend_vtable {
      * rp__io_stopping(s, dir) is true until it does). */
     int (*io_cancel)(rp_worker *w, rp_sock *s, uint32_t dir);
     /* The socket is closing: every active direction was already asked to stop; drop what the backend
-     * holds. The core releases the socket once kernel_refs and every active direction are back to zero. */
+     * holds. The core releases the socket (and closes fd unless the backend set it to RP_FD_INVALID after
+     * closing it itself) once kernel_refs and every active direction are back to zero. */
     void (*sock_close)(rp_worker *w, rp_sock *s);
+
+    /* Buffer pools (optional: NULL where the core hands buffers out). A pool's segment for worker w is
+     * attached on w's thread before the first pool receive starts there: return 1 if the backend takes
+     * every buffer of it (io_uring: a provided buffer ring, seg->group its id), 0 to leave them to the
+     * core (the backend then reads into buffers from rp__buf_take). A segment the backend took gets its
+     * buffers back through buf_return and is let go of with pool_detach (on w's thread; not called when
+     * the loop is destroyed: worker_fini frees what is left). */
+    int (*pool_attach)(rp_worker *w, rp_bufseg *seg);
+    void (*buf_return)(rp_worker *w, rp_bufseg *seg, uint32_t idx);
+    void (*pool_detach)(rp_worker *w, rp_bufseg *seg);
 };
 
 #if defined(RINGPORT_HAVE_IO_URING)
@@ -96,6 +107,13 @@ static inline int rp__sock_closing(const rp_sock *s) { return (s->flags & RP_SF_
 
 /* ---- what a backend reports ---- */
 
+/* The backend consumed a wake-up (rp_backend_vtable.wake) in its wait. */
+static inline void rp__wake_consumed(rp_worker *w)
+{
+    rp__atomic_store_u32(&w->wake_pending, 0);
+    w->wakes_consumed++;
+}
+
 /* The active op of dir ended with result. Backends report receives this way (bytes received, 0 = end of
  * stream, or an RP_E* code) and sends through rp__send_progress. The core completes the op and starts
  * the next op of the queue, possibly from inside this call. */
@@ -129,5 +147,25 @@ void rp__accept_failed(rp_worker *w, rp_sock *s, int err);
  * direction; the core restarts it when accepts are wanted again, releases a closing listener, or backs
  * off. */
 void rp__accept_stopped(rp_worker *w, rp_sock *s, int err);
+
+/* ---- pool receives (RP_OP_RECV_POOL in RP_DIR_RECV) ---- */
+/* The segment of the pool the receive op reads into: base, meta, group, backend_held, pool->buf_size
+ * (core/bufpool.h). */
+rp_bufseg *rp__recv_pool_seg(const rp_op *op);
+/* Takes a free buffer of the active pool receive's segment for a read (segments the core holds). Returns
+ * its index and sets *buf and *len, or -1: the receive must wait (no buffer free, or enough chunks wait
+ * for delivery); the core starts it again through io_start when it can go on. */
+int64_t rp__buf_take(rp_worker *w, rp_sock *s, void **buf, size_t *len);
+/* The index rp__buf_take handed out for the read in flight, or -1. */
+int64_t rp__buf_taken(const rp_sock *s);
+/* A taken buffer (or one the kernel picked) received nothing: back to the pool. */
+void rp__buf_untake(rp_worker *w, rp_sock *s, int64_t idx);
+/* n > 0 bytes arrived in buffer idx for the active pool receive. RP_IO_FINISHED: a single-shot receive
+ * completed (the direction is released, the next receive may have started); RP_IO_RESTART: a multishot
+ * receive goes on (the backend keeps its request, or issues the next read). */
+rp_io_next rp__recv_pool_data(rp_worker *w, rp_sock *s, int64_t idx, size_t n);
+/* The kernel found no buffer in the backend's ring for the active pool receive (io_uring's ENOBUFS): the
+ * receive waits; the core starts it again when buffers come back. */
+void rp__recv_pool_starved(rp_worker *w, rp_sock *s);
 
 #endif

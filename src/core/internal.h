@@ -30,10 +30,11 @@ typedef int rp_fd;
 typedef struct rp_worker rp_worker;
 typedef struct rp_sock rp_sock;
 typedef struct rp_backend_vtable rp_backend_vtable;
+typedef struct rp_bufseg rp_bufseg;
 
 /* Defaults and limits defined once. */
 #define RP_LISTEN_BACKLOG_DEFAULT 511 /* rp_listen_options.backlog 0, on every platform */
-#define RP_ACCEPTS_POSTED_DEFAULT 32u /* rp_listen_options.accepts_posted 0 (IOCP) */
+#define RP_ACCEPTS_POSTED_DEFAULT 128u /* rp_listen_options.accepts_posted 0 (IOCP) */
 #define RP_ACCEPTS_POSTED_MAX 1024
 
 /* ---- sockets and directions ---- */
@@ -90,18 +91,34 @@ typedef struct rp_op_priv {
             size_t idx;  /* first buffer not fully sent */
             size_t off;  /* bytes of bufs[idx] already sent */
             int64_t sent;
+            int64_t total; /* bytes of all its buffers */
+            int64_t backend_res; /* the backend's: io_uring keeps a zero-copy request's result here until
+                                    the kernel's notification that the buffer is free again */
             rp_buf one;  /* storage for rp_send's single buffer */
         } send;
-        struct {
+        struct {                /* 64 bytes: all that the timer wheel touches in a record lies here */
             uint64_t deadline;
             uint64_t period;
             uint64_t seq;
-            uint32_t heap_index;
+            rp_op *wheel_next;    /* the wheel slot's list (core/timer_wheel.c) */
+            rp_op **wheel_link;   /* what points at this op in that list */
+            uint32_t slot;        /* wheel slot, or RP_TW_IN_RUN */
             rp_op *sock_prev, *sock_next; /* timers bound to a socket */
         } timer;
         struct {
             rp_addr addr;
         } connect;
+        struct {
+            rp_bufpool *pool;
+            rp_bufseg *seg;    /* the worker's segment of the pool, set when the receive first starts */
+            uint32_t head, tail; /* chunks waiting for delivery: buffer index + 1, linked by rp_bufmeta.next */
+            uint32_t queued;   /* their number */
+            uint32_t result;   /* single shot: index + 1 of the buffer holding its result */
+            int32_t taken;     /* index of the buffer handed to the backend for a read (rp__buf_take), -1 */
+            uint16_t multishot;
+            uint16_t wait;     /* enum rp_recv_wait (core/bufpool.h) */
+            rp_op *wait_next;  /* the segment's list of receives waiting for buffers */
+        } recv_pool;
     } u;
 } rp_op_priv;
 
@@ -154,6 +171,7 @@ int rp__opq_remove(rp_opq *q, rp_op *op);
 #define RP_SF_CLOSE_STARTED 0x1u
 #define RP_SF_NODELAY 0x2u
 #define RP_SF_ACCEPT_BACKOFF 0x4u
+#define RP_SF_RECV_HELD 0x8u /* a multishot pool receive ended: the next receive waits for its final delivery */
 
 struct rp_sock {
     rp_atomic_u32 gen;     /* part of the handle; bumped when the slot is freed */
@@ -167,6 +185,7 @@ struct rp_sock {
     uint32_t stopping;     /* rp_dir bits the core asked the backend to stop (cancel or close) */
     uint32_t bflags;       /* the backend's own flags: each backend names its bits */
     uint32_t kernel_refs;  /* backend requests in flight that still use fd */
+    uint32_t send_batch;   /* sends (from the head of sendq) the send request in flight covers */
     rp_fd fd;
     int family;            /* AF_INET / AF_INET6 */
     rp_worker *worker;
@@ -197,16 +216,49 @@ struct rp_sock {
 
 #define RP_SOCK_HANDLE(s) (((uint64_t)rp__atomic_relaxed_u32(&(s)->gen) << 32) | (uint64_t)((s)->index + 1u))
 
-/* ---- timer heap (per worker) ---- */
-typedef struct rp_timer_heap {
-    rp_op **items;
-    uint32_t count, cap;
-} rp_timer_heap;
+/* ---- timers (per worker): a hierarchical timing wheel that hands out its timers in (deadline, sequence)
+ * order; core/timer_wheel.c says how. */
+#define RP_TW_TICK_SHIFT 20 /* a tick is 2^20 ns, about 1.05 ms: the width of a level-0 slot */
+#define RP_TW_L0_BITS 10    /* level 0: 1024 slots of one tick, about 1.07 s */
+#define RP_TW_LN_BITS 6     /* levels 1..: 64 slots, each as wide as the whole level below */
+#define RP_TW_LEVELS 6      /* 10 + 5 * 6 = 40 bits of ticks (~36 years): past the longest delay (2^40 ms) */
+#define RP_TW_SLOTS ((1u << RP_TW_L0_BITS) + (RP_TW_LEVELS - 1) * (1u << RP_TW_LN_BITS))
+#define RP_TW_IN_RUN UINT32_MAX /* rp_op_priv.u.timer.slot of a timer in the run */
 
-int rp__heap_push(rp_timer_heap *h, rp_op *op);
-void rp__heap_remove(rp_timer_heap *h, rp_op *op);
-rp_op *rp__heap_top(const rp_timer_heap *h);
-void rp__heap_free(rp_timer_heap *h);
+typedef struct rp_timer_entry {
+    uint64_t deadline, seq; /* the key, kept here so that sorting and searching read no op */
+    rp_op *op;              /* NULL: cancelled while in the run */
+} rp_timer_entry;
+
+/* A slot's timers are dealt round-robin into RP_TW_CHAINS lists, so that taking the slot out walks them
+ * side by side: each step of a list is a cache miss on an op record, and the lists' misses overlap. */
+#define RP_TW_CHAINS 4
+typedef struct rp_timer_slot {
+    rp_op *head[RP_TW_CHAINS];
+    uint64_t min;  /* no later than the earliest deadline in the slot (UINT64_MAX when empty) */
+    uint32_t turn; /* the list the next timer goes to */
+} rp_timer_slot;
+
+typedef struct rp_timer_wheel {
+    rp_timer_slot *slots;  /* RP_TW_SLOTS, allocated with the first timer */
+    rp_timer_entry *run;   /* [run_pos, run_len): the timers of ticks before cur, sorted */
+    uint32_t run_pos, run_len, run_cap; /* run_cap >= count: a slot always fits in the run */
+    uint32_t count;        /* timers held (run and wheel) */
+    uint32_t wheel_count;  /* of which in the wheel */
+    uint64_t cur;          /* the next tick to take out of the wheel */
+    uint64_t bits[(RP_TW_SLOTS + 63) / 64]; /* non-empty slots */
+} rp_timer_wheel;
+
+/* now: the clock the deadline was computed from. Fails (RP_ENOMEM) only when the count grows. */
+int rp__timers_push(rp_timer_wheel *h, rp_op *op, uint64_t now);
+void rp__timers_remove(rp_timer_wheel *h, rp_op *op);
+/* Removes and returns the earliest timer due at now (deadline <= now), or returns NULL. */
+rp_op *rp__timers_pop_due(rp_timer_wheel *h, uint64_t now);
+/* No later than the earliest deadline (UINT64_MAX without timers); exact when the run holds a timer. */
+uint64_t rp__timers_next_deadline(const rp_timer_wheel *h);
+/* Some timer held (the earliest when the run holds one), or NULL. */
+rp_op *rp__timers_top(const rp_timer_wheel *h);
+void rp__timers_free(rp_timer_wheel *h);
 
 /* ---- workers ---- */
 struct rp_worker {
@@ -217,12 +269,13 @@ struct rp_worker {
 
     /* owned by the worker's thread */
     rp_op *ready_head, *ready_tail;
-    rp_timer_heap timers;
+    rp_timer_wheel timers;
     uint64_t timer_seq;
     rp_sock *backoff;         /* listeners waiting to retry accept after EMFILE/ENFILE */
     uint64_t backoff_deadline;
     int sweeping;             /* the loop is being destroyed: everything of this worker is cancelled */
     uint64_t now;             /* clock cached per iteration */
+    uint64_t wakes_consumed;  /* wake-ups the backend consumed (rp__wake_consumed) */
 
     /* shared with other threads */
     rp_atomic_ptr inbox;        /* MPSC stack of submissions (rp_op_priv.next) */
@@ -234,6 +287,10 @@ struct rp_worker {
     rp_atomic_u32 stop;         /* 1: sweep; 2: exit */
     rp_atomic_u32 idle;         /* set by the worker when it has nothing left (destroy only) */
     rp_atomic_u32 epoch;        /* bumped on every iteration that did work (destroy only) */
+
+    /* buffer pools (core/bufpool.c) */
+    rp_bufseg *bufsegs;          /* segments attached to this worker (worker-owned) */
+    rp_atomic_ptr bufseg_detach; /* MPSC stack of segments of destroyed pools to let go of */
 };
 
 /* ---- the loop ---- */
@@ -250,12 +307,17 @@ struct rp_loop {
     rp_worker *workers;
     unsigned queue_depth;
     uint32_t flags;           /* RP_LOOP_* */
+    uint32_t zerocopy_min;    /* rp_loop_options.zerocopy_min */
+    uint64_t spin_ns;         /* rp_loop_options.spin_us, in ns */
     int net_started;          /* rp__net_startup succeeded */
     rp_atomic_u32 rr;         /* round-robin cursor */
     rp_atomic_u32 destroying;
     rp_atomic_u32 foreign_submitters;
     rp_atomic_u32 stop_requested;
     rp_atomic_u32 driving;    /* caller-driven: a thread is inside run/poll */
+
+    rp_mutex bufpool_lock;    /* guards bufpools */
+    rp_bufpool *bufpools;     /* every pool not yet destroyed (core/bufpool.c) */
 
     rp_mutex pool_lock;
     rp_atomic_ptr chunks[RP_POOL_MAX_CHUNKS];
@@ -305,6 +367,8 @@ void rp__op_start(rp_worker *w, rp_op *op);
 void rp__ready_push(rp_worker *w, rp_op *op);
 void rp__complete(rp_worker *w, rp_op *op, int64_t result);
 int rp__deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout);
+/* How many results a repeating op has queued for delivery (0 for others, or once its final is in). */
+uint32_t rp__results_waiting(rp_worker *w, rp_op *op);
 void rp__cancel_handle(rp_worker *w, rp_op *op);
 void rp__drain_cancels(rp_worker *w);
 
@@ -316,6 +380,8 @@ void rp__drain_closes(rp_worker *w);
 
 /* stream logic (core/stream.c): what the op life cycle asks of a socket */
 void rp__kick(rp_worker *w, rp_sock *s);
+void rp__io_done(rp_worker *w, rp_sock *s, uint32_t dir);
+int rp__io_in_flight(const rp_sock *s, uint32_t dir, const rp_op *op);
 int rp__stop_active(rp_worker *w, rp_sock *s, uint32_t dir);
 void rp__accept_pump(rp_worker *w, rp_sock *s);
 void rp__accept_delivered(rp_worker *w, rp_socket listener);

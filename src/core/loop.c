@@ -4,10 +4,12 @@
 #include <stdlib.h>
 
 #include "core/backend.h"
+#include "core/bufpool.h"
 
 #define DEFAULT_QUEUE_DEPTH 256u
 #define MAX_QUEUE_DEPTH 32768u
 #define MAX_WORKERS 256
+#define MAX_SPIN_US 1000000u
 
 void rp_loop_options_init(rp_loop_options *opts)
 {
@@ -195,12 +197,14 @@ static void loop_free(rp_loop *loop)
 {
     if (loop->workers) {
         for (uint32_t i = 0; i < loop->nworkers; i++)
-            rp__heap_free(&loop->workers[i].timers);
+            rp__timers_free(&loop->workers[i].timers);
     }
+    rp__bufpool_free_all(loop);
     rp__pool_free_all(loop);
     if (loop->net_started)
         rp__net_cleanup(); /* after every socket is closed */
     rp__mutex_destroy(&loop->pool_lock);
+    rp__mutex_destroy(&loop->bufpool_lock);
     free(loop->workers);
     free(loop);
 }
@@ -234,7 +238,7 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
     if (opts->workers < RP_WORKERS_PER_CPU || opts->workers > MAX_WORKERS)
         return RP_EINVAL;
     if ((unsigned)opts->backend > RP_BACKEND_IOCP || opts->queue_depth > MAX_QUEUE_DEPTH ||
-        (opts->flags & ~RP_LOOP_IDLE_RECV))
+        (opts->flags & ~RP_LOOP_IDLE_RECV) || opts->spin_us > MAX_SPIN_US)
         return RP_EINVAL;
     rp_backend requested = opts->backend;
     if (requested == RP_BACKEND_AUTO && backend_from_env(&requested) != 0)
@@ -244,7 +248,10 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
     if (!loop)
         return RP_ENOMEM;
     rp__mutex_init(&loop->pool_lock);
+    rp__mutex_init(&loop->bufpool_lock);
     loop->flags = opts->flags;
+    loop->zerocopy_min = opts->zerocopy_min;
+    loop->spin_ns = (uint64_t)opts->spin_us * 1000u;
     int err = rp__net_startup();
     if (err) {
         loop_free(loop);

@@ -3,6 +3,7 @@
  * op table (core/op_table.h); the socket-side work (queues, the accept ring, the close sequence) is in
  * core/stream.c. */
 #include "core/backend.h"
+#include "core/bufpool.h"
 #include "core/mpsc.h"
 
 /* ---- the op table ---- */
@@ -67,6 +68,7 @@ void rp__op_claim(rp_op *op, rp_op_kind kind, rp_worker *w, rp_socket target)
     op->kind = (uint32_t)kind;
     op->result = 0;
     op->flags = 0;
+    op->buf = NULL;
     op->socket = rp__op_kinds[kind].newsock ? RP_SOCKET_INVALID : target;
     p->worker = w;
     p->target = target;
@@ -105,9 +107,10 @@ static void start_timer(rp_worker *w, rp_op *op, int cancelled)
         refuse(w, op);
         return;
     }
-    p->u.timer.deadline += rp__now_ns(); /* held the delay until now */
+    uint64_t now = rp__now_ns();
+    p->u.timer.deadline += now; /* held the delay until now */
     p->u.timer.seq = w->timer_seq++;
-    if (rp__heap_push(&w->timers, op) != 0) {
+    if (rp__timers_push(&w->timers, op, now) != 0) {
         rp__complete(w, op, RP_ENOMEM);
         return;
     }
@@ -218,14 +221,19 @@ void rp__complete(rp_worker *w, rp_op *op, int64_t result)
     rp__ready_push(w, op);
 }
 
-/* Fills op with its next non-final result. Returns 0 if there is none (any more). */
+/* Fills op (a repeating op) with its next non-final result. Returns 0 if there is none (any more): then
+ * its final result is delivered if it is in. Connections and expiries that are still waiting when the
+ * final result is in are not delivered (the connections stay for the listener's other accepts); received
+ * data always is, before the final result. */
 static int next_repeated_result(rp_worker *w, rp_op *op)
 {
     rp_op_priv *p = RP_PRIV(op);
+    int final_in = (p->iflags & RP_IF_FINAL) != 0;
     switch ((rp_op_kind)op->kind) {
-    case RP_OP_ACCEPT: return rp__accept_fill(w, op);
+    case RP_OP_ACCEPT: return !final_in && rp__accept_fill(w, op);
+    case RP_OP_RECV_POOL: return rp__recv_pool_next(w, op);
     case RP_OP_TIMEOUT:
-        if (!(p->iflags & RP_IF_FIRED))
+        if (final_in || !(p->iflags & RP_IF_FIRED))
             return 0;
         p->iflags &= ~RP_IF_FIRED;
         op->result = 0;
@@ -245,18 +253,64 @@ static int next_repeated_result(rp_worker *w, rp_op *op)
 
 /* Hands out one ready op: to out[] (rp_loop_poll) or to its callback. Returns 1 if a completion was
  * delivered. */
+uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    if ((p->iflags & (RP_IF_REPEATING | RP_IF_FINAL)) != RP_IF_REPEATING)
+        return 0;
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_ACCEPT: {
+        rp_sock *ls = rp__sock_live(w->loop, p->target);
+        return ls && ls->type == RP_SOCK_LISTENER ? ls->u.listen.count : 0;
+    }
+    case RP_OP_RECV_POOL: return p->u.recv_pool.queued;
+    case RP_OP_TIMEOUT: return (p->iflags & RP_IF_FIRED) ? 1u : 0u;
+    case RP_OP_NONE:
+    case RP_OP_CONNECT:
+    case RP_OP_RECV:
+    case RP_OP_SEND:
+    case RP_OP_SHUTDOWN:
+    case RP_OP_CLOSE:
+    case RP_OP_POST: break; /* never repeating (op table) */
+    }
+    return 0;
+}
+
+/* The kind's part of a final delivery, before the record goes back to the caller. */
+static void before_final(rp_worker *w, rp_op *op)
+{
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_RECV_POOL: rp__recv_pool_final(w, op); return;
+    case RP_OP_NONE:
+    case RP_OP_ACCEPT:
+    case RP_OP_CONNECT:
+    case RP_OP_RECV:
+    case RP_OP_SEND:
+    case RP_OP_SHUTDOWN:
+    case RP_OP_CLOSE:
+    case RP_OP_TIMEOUT:
+    case RP_OP_POST: op->buf = NULL; return;
+    }
+}
+
 int rp__deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout)
 {
     rp_op_priv *p = RP_PRIV(op);
     p->iflags &= ~RP_IF_IN_READY;
-    int final = !(p->iflags & RP_IF_REPEATING) || (p->iflags & RP_IF_FINAL);
-
-    if (!final && !next_repeated_result(w, op))
+    int final;
+    if (!(p->iflags & RP_IF_REPEATING))
+        final = 1;
+    else if (next_repeated_result(w, op))
+        final = 0;
+    else if (p->iflags & RP_IF_FINAL)
+        final = 1;
+    else
         return 0;
     if (final) {
         if (p->iflags & RP_IF_FINAL)
             op->result = p->final_result;
         op->flags = 0;
+        before_final(w, op);
         if (!rp__op_info(op)->newsock)
             op->socket = p->target;
         else if (op->result < 0)
@@ -275,8 +329,10 @@ int rp__deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout)
         }
     }
 
-    /* A multishot accept resumes serving its listener once the caller has seen this connection. */
+    /* A multishot accept resumes serving its listener once the caller has seen this connection; a
+     * multishot receive queues its next chunk. (After a non-final delivery the record is still ours.) */
     rp_socket listener = (!final && op->kind == RP_OP_ACCEPT) ? p->target : 0;
+    rp_op *more = (!final && op->kind == RP_OP_RECV_POOL) ? op : NULL;
     if (out) {
         out[(*nout)++] = op;
     } else if (op->cb) {
@@ -284,6 +340,8 @@ int rp__deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout)
     }
     if (listener)
         rp__accept_delivered(w, listener);
+    if (more)
+        rp__recv_pool_delivered(w, more);
     return 1;
 }
 
@@ -355,10 +413,16 @@ static void cancel_queued(rp_worker *w, rp_sock *s, rp_op *op, rp_op_route route
         return;
     case RP_ROUTE_RECVQ:
     case RP_ROUTE_SENDQ:
-        if (q->head == op && dir && (s->active & dir)) {
-            if (rp__stop_active(w, s, dir))
+        if (dir && (s->active & dir) && rp__io_in_flight(s, dir, op)) {
+            /* With the backend: the head, or a send coalesced behind it into the request in flight. */
+            RP_PRIV(op)->cancelled = 1;
+            if (!rp__stop_active(w, s, dir))
+                return; /* the backend reports the request; the core then ends op with RP_ECANCELED */
+            if (q->head == op) {
                 rp__io_finish(w, s, dir, RP_ECANCELED);
-            return;
+                return;
+            }
+            rp__io_done(w, s, dir); /* the head was stopped for op's sake: it goes on */
         }
         if (rp__opq_remove(q, op))
             rp__complete(w, op, RP_ECANCELED);
@@ -382,7 +446,7 @@ void rp__cancel_handle(rp_worker *w, rp_op *op)
     case RP_PLACE_READY: return; /* the natural result won */
     case RP_PLACE_TIMER:
         rp__timer_unbind(w, op);
-        rp__heap_remove(&w->timers, op);
+        rp__timers_remove(&w->timers, op);
         rp__complete(w, op, RP_ECANCELED);
         return;
     case RP_PLACE_QUEUE: break;

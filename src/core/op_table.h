@@ -33,7 +33,8 @@
     X(SHUTDOWN,  SENDQ,   STREAM,   0,              1,     0,     0,      none)           \
     X(CLOSE,     CLOSE,   ANY,      0,              0,     0,     0,      none)           \
     X(TIMEOUT,   TIMER,   OPTIONAL, 0,              1,     1,     0,      timer)          \
-    X(POST,      INLINE,  NONE,     0,              0,     0,     0,      none)
+    X(POST,      INLINE,  NONE,     0,              0,     0,     0,      none)           \
+    X(RECV_POOL, RECVQ,   STREAM,   RP_DIR_RECV,    1,     1,     0,      recv_pool)
 /* clang-format on */
 
 typedef enum rp_op_route {

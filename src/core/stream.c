@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/backend.h"
+#include "core/bufpool.h"
 
 #define ACCEPT_HIGH_WATER 16u          /* stop accepting while this many connections wait for an accept op */
 #define ACCEPT_BACKOFF_NS 100000000ull /* retry after EMFILE/ENFILE */
@@ -41,7 +42,9 @@ int rp__opq_remove(rp_opq *q, rp_op *op)
 int rp__stop_active(rp_worker *w, rp_sock *s, uint32_t dir)
 {
     s->stopping |= dir;
-    if (!w->loop->backend->io_cancel(w, s, dir))
+    /* A pool receive waiting for buffers or deliveries has nothing with the backend. */
+    int stopped = dir == RP_DIR_RECV && rp__recv_pool_stop_waiting(s);
+    if (!stopped && !w->loop->backend->io_cancel(w, s, dir))
         return 0;
     s->stopping &= ~dir;
     s->active &= ~dir;
@@ -49,8 +52,8 @@ int rp__stop_active(rp_worker *w, rp_sock *s, uint32_t dir)
 }
 
 /* ---- sends ---- */
-/* Records n more bytes sent; returns 1 when the op has sent everything. */
-static int send_advance(rp_op *op, size_t n)
+/* Records n more bytes sent (at most what op has left). */
+static void send_advance(rp_op *op, size_t n)
 {
     rp_op_priv *p = RP_PRIV(op);
     p->u.send.sent += (int64_t)n;
@@ -58,38 +61,74 @@ static int send_advance(rp_op *op, size_t n)
         size_t left = p->u.send.bufs[p->u.send.idx].len - p->u.send.off;
         if (n < left) {
             p->u.send.off += n;
-            return 0;
+            return;
         }
         n -= left;
         p->u.send.idx++;
         p->u.send.off = 0;
     }
-    return 1;
+}
+
+static uint64_t send_left(const rp_op *op)
+{
+    const rp_op_priv *p = (const rp_op_priv *)(const void *)op->internal_;
+    return (uint64_t)(p->u.send.total - p->u.send.sent);
+}
+
+int rp__io_in_flight(const rp_sock *s, uint32_t dir, const rp_op *op)
+{
+    const rp_op *it = dir == RP_DIR_RECV ? s->recvq.head : s->sendq.head;
+    if (it == op)
+        return 1;
+    if (dir != RP_DIR_SEND)
+        return 0;
+    for (uint32_t i = 1; i < s->send_batch && it; i++) {
+        it = ((const rp_op_priv *)(const void *)it->internal_)->next;
+        if (it == op)
+            return 1;
+    }
+    return 0;
+}
+
+/* The op may be sent: a send not cancelled while it waited in the queue. */
+static int send_goes_on(const rp_op *op)
+{
+    return op && op->kind == RP_OP_SEND && !((const rp_op_priv *)(const void *)op->internal_)->cancelled;
 }
 
 rp_io_next rp__send_progress(rp_worker *w, rp_sock *s, size_t n, int err)
 {
+    /* The request covered the head and, coalesced, the sends after it (send_batch of them): the bytes go
+     * to them in queue order, and every send they finish completes, in order. */
+    s->send_batch = 0;
     rp_op *op = s->sendq.head;
-    int done = 0;
-    switch ((rp_op_kind)op->kind) {
-    case RP_OP_SEND: done = send_advance(op, n); break;
-    case RP_OP_NONE:
-    case RP_OP_ACCEPT:
-    case RP_OP_CONNECT:
-    case RP_OP_RECV:
-    case RP_OP_SHUTDOWN:
-    case RP_OP_CLOSE:
-    case RP_OP_TIMEOUT:
-    case RP_OP_POST: err = err ? err : RP_EINVAL; break; /* never in a backend's send direction (op table) */
+    while (op && op->kind == RP_OP_SEND && n >= send_left(op)) {
+        n -= (size_t)send_left(op);
+        send_advance(op, (size_t)send_left(op));
+        rp__opq_pop(&s->sendq);
+        rp__complete(w, op, RP_PRIV(op)->u.send.sent);
+        op = s->sendq.head;
     }
-    if (err)
+    if (op && op->kind == RP_OP_SEND && n > 0)
+        send_advance(op, n);
+    if (err == RP_ECANCELED && rp__io_stopping(s, RP_DIR_SEND))
+        err = 0; /* the request was stopped on our request: below decides what that means for the head */
+    if (err && op && op->kind == RP_OP_SEND) {
         rp__io_finish(w, s, RP_DIR_SEND, err); /* rp_op_sent tells how much went out before it */
-    else if (done)
-        rp__io_finish(w, s, RP_DIR_SEND, RP_PRIV(op)->u.send.sent);
-    else if (rp__io_stopping(s, RP_DIR_SEND))
-        rp__io_finish(w, s, RP_DIR_SEND, RP_ECANCELED); /* stopped part-way */
-    else
-        return RP_IO_RESTART;
+        return RP_IO_FINISHED;
+    }
+    if (rp__io_stopping(s, RP_DIR_SEND)) {
+        /* Stopped: by a close, by a cancel of the head (it ends part-way with RP_ECANCELED), or by a cancel
+         * of a send coalesced behind it (the head goes on; the cancelled one ends when it gets there). */
+        if (op && op->kind == RP_OP_SEND && (rp__sock_closing(s) || RP_PRIV(op)->cancelled)) {
+            rp__io_finish(w, s, RP_DIR_SEND, RP_ECANCELED);
+            return RP_IO_FINISHED;
+        }
+        s->stopping &= ~RP_DIR_SEND;
+    }
+    if (send_goes_on(op))
+        return RP_IO_RESTART; /* the backend issues the next request: rp__io_op(s, RP_DIR_SEND) */
+    rp__io_done(w, s, RP_DIR_SEND);
     return RP_IO_FINISHED;
 }
 
@@ -99,9 +138,10 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
 {
     switch ((rp_op_kind)op->kind) {
     case RP_OP_SEND:
-        if (send_advance(op, 0)) { /* nothing (left) to send */
+        if (RP_PRIV(op)->cancelled || send_left(op) == 0) {
+            /* Cancelled while coalesced behind a send in flight, or nothing (left) to send. */
             rp__opq_pop(&s->sendq);
-            rp__complete(w, op, RP_PRIV(op)->u.send.sent);
+            rp__complete(w, op, RP_PRIV(op)->cancelled ? RP_ECANCELED : RP_PRIV(op)->u.send.sent);
             return 1;
         }
         s->active |= RP_DIR_SEND;
@@ -117,11 +157,29 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
     case RP_OP_RECV:
     case RP_OP_CLOSE:
     case RP_OP_TIMEOUT:
-    case RP_OP_POST: break; /* not routed to the send queue (op table) */
+    case RP_OP_POST:
+    case RP_OP_RECV_POOL: break; /* not routed to the send queue (op table) */
     }
     rp__opq_pop(&s->sendq);
     rp__complete(w, op, RP_EINVAL);
     return 1;
+}
+
+/* What the core prepares before the head of the receive queue goes to the backend. */
+static void prepare_recv_head(rp_worker *w, rp_op *op)
+{
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_RECV_POOL: rp__recv_pool_prepare(w, op); return;
+    case RP_OP_RECV: return;
+    case RP_OP_NONE:
+    case RP_OP_ACCEPT:
+    case RP_OP_CONNECT:
+    case RP_OP_SEND:
+    case RP_OP_SHUTDOWN:
+    case RP_OP_CLOSE:
+    case RP_OP_TIMEOUT:
+    case RP_OP_POST: return; /* not routed to the receive queue (op table) */
+    }
 }
 
 /* Hands queue heads to the backend where nothing is active. */
@@ -130,7 +188,8 @@ void rp__kick(rp_worker *w, rp_sock *s)
     const rp_backend_vtable *be = w->loop->backend;
     if (s->flags & RP_SF_CLOSE_STARTED)
         return;
-    if (s->recvq.head && !(s->active & RP_DIR_RECV)) {
+    if (s->recvq.head && !(s->active & RP_DIR_RECV) && !(s->flags & RP_SF_RECV_HELD)) {
+        prepare_recv_head(w, s->recvq.head);
         s->active |= RP_DIR_RECV;
         be->io_start(w, s, RP_DIR_RECV, s->recvq.head);
     }
@@ -149,12 +208,22 @@ static rp_opq *dir_queue(rp_sock *s, uint32_t dir)
 
 void rp__io_finish(rp_worker *w, rp_sock *s, uint32_t dir, int64_t result)
 {
+    rp_op *op = rp__opq_pop(dir_queue(s, dir));
+    if (op) {
+        if (op->kind == RP_OP_RECV_POOL)
+            rp__recv_pool_finished(s, op);
+        rp__complete(w, op, result);
+    }
+    rp__io_done(w, s, dir);
+}
+
+void rp__io_done(rp_worker *w, rp_sock *s, uint32_t dir)
+{
     rp_opq *q = dir_queue(s, dir);
     s->active &= ~dir;
     s->stopping &= ~dir;
-    rp_op *op = rp__opq_pop(q);
-    if (op)
-        rp__complete(w, op, result);
+    if (dir == RP_DIR_SEND)
+        s->send_batch = 0;
     if (s->flags & RP_SF_CLOSE_STARTED) {
         complete_all(w, q, RP_ECANCELED);
         sock_maybe_release(w, s);
@@ -459,7 +528,7 @@ void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op)
     while (s->timers) {
         rp_op *t = s->timers;
         rp__timer_unbind(w, t);
-        rp__heap_remove(&w->timers, t);
+        rp__timers_remove(&w->timers, t);
         rp__complete(w, t, RP_ECANCELED);
     }
     w->loop->backend->sock_close(w, s);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "core/backend.h"
+#include "core/bufpool.h"
 
 #define MAX_SENDV 1024
 
@@ -88,8 +89,34 @@ int rp_recv(rp_loop *loop, rp_op *op, rp_socket socket, void *buf, size_t len)
     return 0;
 }
 
+int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, uint32_t flags)
+{
+    submit_guard g;
+    rp_sock *s;
+    if (!pool || (flags & ~RP_RECV_MULTISHOT) || (loop && pool->loop != loop))
+        return RP_EINVAL;
+    int err = socket_op(loop, op, socket, RP_OP_RECV_POOL, &s, &g);
+    if (err)
+        return err;
+    if ((err = rp__recv_pool_claim(pool)) != 0) {
+        guard_leave(&g);
+        return err;
+    }
+    rp__op_claim(op, RP_OP_RECV_POOL, s->worker, socket);
+    rp_op_priv *p = RP_PRIV(op);
+    p->u.recv_pool.pool = pool;
+    p->u.recv_pool.taken = -1;
+    if (flags & RP_RECV_MULTISHOT) {
+        p->u.recv_pool.multishot = 1;
+        p->iflags |= RP_IF_REPEATING;
+    }
+    rp__dispatch(s->worker, op);
+    guard_leave(&g);
+    return 0;
+}
+
 static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, size_t count,
-                       const void *one, size_t one_len)
+                       int64_t total, const void *one, size_t one_len)
 {
     submit_guard g;
     rp_sock *s;
@@ -111,6 +138,7 @@ static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf 
         p->u.send.bufs = &p->u.send.one;
         p->u.send.count = 1;
     }
+    p->u.send.total = total;
     rp__dispatch(s->worker, op);
     guard_leave(&g);
     return 0;
@@ -123,7 +151,7 @@ int rp_send(rp_loop *loop, rp_op *op, rp_socket socket, const void *buf, size_t 
     if (len > (size_t)INT64_MAX)
         return RP_EINVAL;
     static const char empty;
-    return send_common(loop, op, socket, NULL, 0, buf ? buf : &empty, len);
+    return send_common(loop, op, socket, NULL, 0, (int64_t)len, buf ? buf : &empty, len);
 }
 
 int rp_sendv(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, size_t count)
@@ -138,7 +166,7 @@ int rp_sendv(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, siz
         if (total > (uint64_t)INT64_MAX)
             return RP_EINVAL;
     }
-    return send_common(loop, op, socket, bufs, count, NULL, 0);
+    return send_common(loop, op, socket, bufs, count, (int64_t)total, NULL, 0);
 }
 
 int rp_shutdown(rp_loop *loop, rp_op *op, rp_socket socket)

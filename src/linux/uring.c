@@ -6,30 +6,52 @@
  * kernel_refs (requests in flight that reference it) is back to zero, so no completion can ever reach a
  * reused slot. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <liburing.h>
 
 #include "core/backend.h"
+#include "core/bufpool.h"
 
 enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT = 4, TAG_WAKE = 5, TAG_MASK = 7 };
 
 /* rp_sock.bflags */
 #define URING_BF_ACCEPT_CANCELING 0x1u /* a cancel of the multishot accept is in flight */
+#define URING_BF_ZC_SEND 0x2u          /* the send in flight is zero-copy: its notification is to come */
 
 #define CQE_BATCH 128
+#define URING_IOV_ARENA 1024u
+
+/* A pool segment given to the kernel: a provided buffer ring (IORING_REGISTER_PBUF_RING). */
+typedef struct uring_bufring {
+    struct io_uring_buf_ring *br;
+    size_t bytes;
+    unsigned mask;
+    rp_bufseg *seg;
+    struct uring_bufring *next; /* the worker's list: what worker_fini frees */
+} uring_bufring;
 
 typedef struct uring_worker {
     struct io_uring ring;
     int evfd;
     uint64_t evbuf;
     int multishot_accept;
+    int multishot_recv;   /* IORING_RECV_MULTISHOT (6.0) */
+    int buf_rings;        /* provided buffer rings (5.19) */
     int defer_taskrun;
+    int send_zc;          /* IORING_OP_SEND_ZC for sends of at least loop->zerocopy_min bytes */
+    uring_bufring *bufrings;
+    /* iovecs of coalesced sends: the kernel has copied them once the SQE is submitted (FEAT_SUBMIT_STABLE),
+     * so the space is reused after every submission of the wait. */
+    struct iovec iov[URING_IOV_ARENA];
+    unsigned iov_used;
 } uring_worker;
 
 static uring_worker *uring_of(rp_worker *w) { return (uring_worker *)w->backend; }
@@ -82,11 +104,21 @@ static int uring_probe(char *why, size_t n)
         io_uring_free_probe(probe);
     unsigned features = ring.features;
     io_uring_queue_exit(&ring);
-    if (!ok || !(features & IORING_FEAT_NODROP) || !(features & IORING_FEAT_FAST_POLL)) {
+    if (!ok || !(features & IORING_FEAT_NODROP) || !(features & IORING_FEAT_FAST_POLL) ||
+        !(features & IORING_FEAT_SUBMIT_STABLE)) {
         snprintf(why, n, "io_uring lacks required operations or features (kernel older than 5.7)");
         return RP_ENOSYS;
     }
     return 0;
+}
+
+static int opcode_supported(struct io_uring *ring, int op)
+{
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    int ok = probe && io_uring_opcode_supported(probe, op);
+    if (probe)
+        io_uring_free_probe(probe);
+    return ok;
 }
 
 static struct io_uring_sqe *get_sqe(rp_worker *w)
@@ -138,7 +170,17 @@ static int uring_worker_init(rp_worker *w, unsigned depth, int threaded)
         free(u);
         return rc == -ENOSYS ? RP_ENOSYS : rp__from_errno(-rc);
     }
+    /* A registered ring fd spares the kernel a file lookup on every io_uring_enter (5.18); optional. It
+     * is valid only in the registering thread, so only a worker thread (which alone enters its ring)
+     * registers: a caller-driven loop may be driven by any thread. */
+    if (threaded && kernel_at_least(5, 18))
+        io_uring_register_ring_fd(&u->ring);
     u->multishot_accept = kernel_at_least(5, 19);
+    /* RINGPORT_URING_NO_BUF_RING=1 (test-only) takes the path of kernels without buffer rings. */
+    const char *no_buf_ring = getenv("RINGPORT_URING_NO_BUF_RING");
+    u->buf_rings = kernel_at_least(5, 19) && !(no_buf_ring && *no_buf_ring == '1');
+    u->multishot_recv = kernel_at_least(6, 0);
+    u->send_zc = w->loop->zerocopy_min && kernel_at_least(6, 0) && opcode_supported(&u->ring, IORING_OP_SEND_ZC);
     u->evfd = eventfd(0, EFD_CLOEXEC);
     if (u->evfd < 0) {
         int err = rp__from_errno(errno);
@@ -156,7 +198,13 @@ static void uring_worker_fini(rp_worker *w)
     uring_worker *u = uring_of(w);
     if (!u)
         return;
-    io_uring_queue_exit(&u->ring);
+    io_uring_queue_exit(&u->ring); /* unregisters the buffer rings too */
+    while (u->bufrings) {
+        uring_bufring *b = u->bufrings;
+        u->bufrings = b->next;
+        free(b->br);
+        free(b);
+    }
     close(u->evfd);
     free(u);
     w->backend = NULL;
@@ -185,11 +233,69 @@ static void start_recv(rp_worker *w, rp_sock *s, rp_op *op)
     s->kernel_refs++;
 }
 
+/* A pool receive. Into a segment the kernel holds: the kernel picks the buffer when data is there
+ * (IOSQE_BUFFER_SELECT), and a multishot receive stays armed across chunks. Into a segment the core holds
+ * (kernels without buffer rings): a poll for readability, then non-blocking reads into buffers taken only
+ * then, so a connection waiting for data holds no buffer either. */
+static void start_recv_pool(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    rp_bufseg *seg = rp__recv_pool_seg(op);
+    struct io_uring_sqe *sqe = get_sqe(w);
+    if (seg->backend_held) {
+        if (RP_PRIV(op)->u.recv_pool.multishot && uring_of(w)->multishot_recv)
+            io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+        else
+            io_uring_prep_recv(sqe, s->fd, NULL, seg->pool->buf_size, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = seg->group;
+    } else {
+        io_uring_prep_poll_add(sqe, s->fd, POLLIN);
+    }
+    io_uring_sqe_set_data64(sqe, make_data(s, TAG_RECV));
+    s->kernel_refs++;
+}
+
+/* The socket is readable (core-held segment): read until it is drained, the core says to wait, or the
+ * receive ends; then poll again. */
+static void read_pool_ready(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    for (;;) {
+        void *buf;
+        size_t len;
+        int64_t idx = rp__buf_take(w, s, &buf, &len);
+        if (idx < 0)
+            return; /* waits: the core starts it again */
+        ssize_t n = recv(s->fd, buf, len, MSG_DONTWAIT);
+        if (n > 0) {
+            if (rp__recv_pool_data(w, s, idx, (size_t)n) == RP_IO_FINISHED)
+                return;
+            continue;
+        }
+        int e = n < 0 ? errno : 0;
+        rp__buf_untake(w, s, idx);
+        if (n < 0 && e == EINTR)
+            continue;
+        if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
+            start_recv_pool(w, s, op);
+            return;
+        }
+        rp__io_finish(w, s, RP_DIR_RECV, n == 0 ? 0 : rp__from_errno(e));
+        return;
+    }
+}
+
 static void start_send(rp_worker *w, rp_sock *s, rp_op *op)
 {
     struct io_uring_sqe *sqe = get_sqe(w);
     struct msghdr *msg = &s->u.stream.io.msg;
-    if (rp__send_iov(&s->u.stream.io, op) == 1)
+    uring_worker *u = uring_of(w);
+    size_t n = rp__send_iov(s, op, u->iov + u->iov_used, URING_IOV_ARENA - u->iov_used);
+    if (msg->msg_iov == u->iov + u->iov_used)
+        u->iov_used += (unsigned)n;
+    if (n == 1 && u->send_zc && msg->msg_iov[0].iov_len >= w->loop->zerocopy_min) {
+        io_uring_prep_send_zc(sqe, s->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL, 0);
+        s->bflags |= URING_BF_ZC_SEND;
+    } else if (n == 1)
         io_uring_prep_send(sqe, s->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL);
     else
         io_uring_prep_sendmsg(sqe, s->fd, msg, MSG_NOSIGNAL);
@@ -224,6 +330,7 @@ static void uring_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     RP_UNUSED(dir);
     switch ((rp_op_kind)op->kind) {
     case RP_OP_RECV: start_recv(w, s, op); break;
+    case RP_OP_RECV_POOL: start_recv_pool(w, s, op); break;
     case RP_OP_SEND: start_send(w, s, op); break;
     case RP_OP_ACCEPT: start_accept(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
@@ -265,9 +372,19 @@ static int uring_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
 static void uring_sock_close(rp_worker *w, rp_sock *s)
 {
     /* Every active direction was already asked to stop through io_cancel; the descriptor is closed once
-     * the last in-flight request has completed (the core releases the socket then). */
+     * the last in-flight request has completed (the core releases the socket then). Except while a
+     * zero-copy send waits for its notification: that comes only when the kernel frees the data still
+     * queued on the socket, which a peer that does not read never lets happen, not even after an orderly
+     * close (the orphaned socket keeps its data). So the connection is reset now, which discards the
+     * queue (requests in flight hold their own reference to the file, and no new one is issued on a
+     * closing socket); the slot is still released only after the notification. */
     RP_UNUSED(w);
-    RP_UNUSED(s);
+    if ((s->bflags & URING_BF_ZC_SEND) && s->fd != RP_FD_INVALID) {
+        struct linger abort_now = {1, 0};
+        setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now);
+        rp__net_close(s->fd);
+        s->fd = RP_FD_INVALID;
+    }
 }
 
 static int64_t result_of(int res)
@@ -288,8 +405,76 @@ static void on_recv(rp_worker *w, rp_sock *s, int res)
     rp__io_finish(w, s, RP_DIR_RECV, result_of(res));
 }
 
-static void on_send(rp_worker *w, rp_sock *s, int res)
+static void on_recv_pool(rp_worker *w, rp_sock *s, rp_op *op, int res, unsigned flags)
 {
+    int more = (flags & IORING_CQE_F_MORE) != 0;
+    if (!more)
+        s->kernel_refs--;
+    if (!rp__recv_pool_seg(op)->backend_held) { /* the poll of a core-held segment */
+        if (res >= 0 && !rp__io_stopping(s, RP_DIR_RECV))
+            read_pool_ready(w, s, op);
+        else
+            rp__io_finish(w, s, RP_DIR_RECV, res >= 0 || res == -ECANCELED ? RP_ECANCELED : result_of(res));
+        return;
+    }
+    int64_t idx = (flags & IORING_CQE_F_BUFFER) ? (int64_t)(flags >> IORING_CQE_BUFFER_SHIFT) : -1;
+    if (res > 0) {
+        if (rp__recv_pool_data(w, s, idx, (size_t)res) == RP_IO_FINISHED || more)
+            return;
+        /* A multishot receive the kernel ended: the next one. */
+        if (rp__io_stopping(s, RP_DIR_RECV))
+            rp__io_finish(w, s, RP_DIR_RECV, RP_ECANCELED);
+        else
+            start_recv_pool(w, s, op);
+        return;
+    }
+    if (idx >= 0)
+        rp__buf_untake(w, s, idx);
+    if (more)
+        return;
+    if (res == -EINTR || res == -EAGAIN || res == -ENOBUFS) {
+        if (!rp__io_stopping(s, RP_DIR_RECV)) {
+            if (res == -ENOBUFS && rp__recv_pool_seg(op)->backend_held)
+                rp__recv_pool_starved(w, s); /* the ring ran dry: goes on when buffers come back */
+            else
+                start_recv_pool(w, s, op);
+            return;
+        }
+        res = -ECANCELED;
+    }
+    rp__io_finish(w, s, RP_DIR_RECV, result_of(res));
+}
+
+/* A receive's completion, by the kind of the op at the head of the queue. */
+static void on_recv_cqe(rp_worker *w, rp_sock *s, int res, unsigned flags)
+{
+    rp_op *op = rp__io_op(s, RP_DIR_RECV);
+    switch ((rp_op_kind)(op ? op->kind : RP_OP_NONE)) {
+    case RP_OP_RECV: on_recv(w, s, res); return;
+    case RP_OP_RECV_POOL: on_recv_pool(w, s, op, res, flags); return;
+    case RP_OP_NONE:
+    case RP_OP_ACCEPT:
+    case RP_OP_CONNECT:
+    case RP_OP_SEND:
+    case RP_OP_SHUTDOWN:
+    case RP_OP_CLOSE:
+    case RP_OP_TIMEOUT:
+    case RP_OP_POST: s->kernel_refs--; return; /* never in the receive direction (op table) */
+    }
+}
+
+static void on_send(rp_worker *w, rp_sock *s, int res, unsigned flags)
+{
+    rp_op *op = rp__io_op(s, RP_DIR_SEND);
+    /* Zero-copy: the result comes first (flagged MORE), the notification that the kernel is done with
+     * the buffer after it; the send completes only then, so the caller's buffer rule stays the same. */
+    if (flags & IORING_CQE_F_MORE) {
+        RP_PRIV(op)->u.send.backend_res = res;
+        return;
+    }
+    if (flags & IORING_CQE_F_NOTIF)
+        res = (int)RP_PRIV(op)->u.send.backend_res;
+    s->bflags &= ~URING_BF_ZC_SEND;
     s->kernel_refs--;
     size_t n = res > 0 ? (size_t)res : 0;
     int err = (res < 0 && res != -EINTR && res != -EAGAIN) ? rp__from_errno(-res) : 0;
@@ -346,12 +531,12 @@ static int reap(rp_worker *w)
             unsigned tag = (unsigned)(got[i].data & TAG_MASK);
             rp_sock *s = (rp_sock *)(uintptr_t)(got[i].data & ~(uint64_t)TAG_MASK);
             switch (tag) {
-            case TAG_RECV: on_recv(w, s, got[i].res); break;
-            case TAG_SEND: on_send(w, s, got[i].res); break;
+            case TAG_RECV: on_recv_cqe(w, s, got[i].res, got[i].flags); break;
+            case TAG_SEND: on_send(w, s, got[i].res, got[i].flags); break;
             case TAG_ACCEPT: on_accept(w, s, got[i].res, got[i].flags); break;
             case TAG_CONNECT: on_connect(w, s, got[i].res); break;
             case TAG_WAKE:
-                rp__atomic_store_u32(&w->wake_pending, 0);
+                rp__wake_consumed(w);
                 arm_wake(w);
                 break;
             default: break;
@@ -379,6 +564,9 @@ static void drain_deferred(rp_worker *w)
 static void uring_wait(rp_worker *w, int64_t timeout_ns)
 {
     struct io_uring *ring = &uring_of(w)->ring;
+    /* Everything prepared so far is submitted below, and the kernel has copied the iovecs of each entry
+     * once it is submitted: the space is free again. */
+    uring_of(w)->iov_used = 0;
     if (timeout_ns == 0) {
         if (uring_of(w)->defer_taskrun || io_uring_sq_ready(ring) || io_uring_cq_has_overflow(ring))
             io_uring_submit_and_get_events(ring);
@@ -391,8 +579,12 @@ static void uring_wait(rp_worker *w, int64_t timeout_ns)
         struct __kernel_timespec ts;
         struct __kernel_timespec *tsp = NULL;
         if (timeout_ns > 0) {
-            ts.tv_sec = timeout_ns / 1000000000;
-            ts.tv_nsec = timeout_ns % 1000000000;
+            /* Whole milliseconds, rounded up, as epoll_wait and GetQueuedCompletionStatusEx take them: to
+             * the nanosecond, the loop would wake for each next deadline of many timers (a few µs apart)
+             * instead of once per millisecond. */
+            int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+            ts.tv_sec = ms / 1000;
+            ts.tv_nsec = (ms % 1000) * 1000000;
             tsp = &ts;
         }
         io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
@@ -401,6 +593,73 @@ static void uring_wait(rp_worker *w, int64_t timeout_ns)
     }
     reap(w);
     drain_deferred(w);
+}
+
+/* ---- pool segments as provided buffer rings ---- */
+static int uring_pool_attach(rp_worker *w, rp_bufseg *seg)
+{
+    uring_worker *u = uring_of(w);
+    if (!u->buf_rings)
+        return 0;
+    uring_bufring *b = calloc(1, sizeof *b);
+    if (!b)
+        return 0;
+    unsigned entries = seg->pool->count; /* a power of two, at most 32768: what the kernel accepts */
+    b->bytes = (size_t)entries * sizeof(struct io_uring_buf);
+    long page = sysconf(_SC_PAGESIZE);
+    void *mem = NULL;
+    if (posix_memalign(&mem, page > 0 ? (size_t)page : 4096u, b->bytes) != 0) {
+        free(b);
+        return 0;
+    }
+    memset(mem, 0, b->bytes);
+    b->br = mem;
+    b->mask = io_uring_buf_ring_mask(entries);
+    b->seg = seg;
+    io_uring_buf_ring_init(b->br);
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)b->br;
+    reg.ring_entries = entries;
+    reg.bgid = seg->group;
+    if (io_uring_register_buf_ring(&u->ring, &reg, 0) != 0) {
+        free(b->br);
+        free(b);
+        u->buf_rings = 0; /* not on this kernel: the core hands buffers out */
+        return 0;
+    }
+    for (unsigned i = 0; i < entries; i++)
+        io_uring_buf_ring_add(b->br, seg->base + (size_t)i * seg->pool->buf_size, seg->pool->buf_size,
+                              (unsigned short)i, b->mask, (int)i);
+    io_uring_buf_ring_advance(b->br, (int)entries);
+    seg->backend = b;
+    b->next = u->bufrings;
+    u->bufrings = b;
+    return 1;
+}
+
+static void uring_buf_return(rp_worker *w, rp_bufseg *seg, uint32_t idx)
+{
+    RP_UNUSED(w);
+    uring_bufring *b = seg->backend;
+    io_uring_buf_ring_add(b->br, seg->base + (size_t)idx * seg->pool->buf_size, seg->pool->buf_size,
+                          (unsigned short)idx, b->mask, 0);
+    io_uring_buf_ring_advance(b->br, 1);
+}
+
+static void uring_pool_detach(rp_worker *w, rp_bufseg *seg)
+{
+    uring_worker *u = uring_of(w);
+    uring_bufring *b = seg->backend;
+    io_uring_unregister_buf_ring(&u->ring, seg->group);
+    for (uring_bufring **it = &u->bufrings; *it; it = &(*it)->next)
+        if (*it == b) {
+            *it = b->next;
+            break;
+        }
+    free(b->br);
+    free(b);
+    seg->backend = NULL;
 }
 
 const rp_backend_vtable rp__backend_io_uring = {
@@ -415,4 +674,7 @@ const rp_backend_vtable rp__backend_io_uring = {
     .io_start = uring_io_start,
     .io_cancel = uring_io_cancel,
     .sock_close = uring_sock_close,
+    .pool_attach = uring_pool_attach,
+    .buf_return = uring_buf_return,
+    .pool_detach = uring_pool_detach,
 };

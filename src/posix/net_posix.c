@@ -163,12 +163,37 @@ RP_STATIC_ASSERT(sizeof(rp_buf) == sizeof(struct iovec) && offsetof(rp_buf, base
                      offsetof(rp_buf, len) == offsetof(struct iovec, iov_len),
                  "rp_buf has the layout of struct iovec, so a caller's array is passed to the kernel as it is");
 
-size_t rp__send_iov(rp_stream_io *io, rp_op *op)
+size_t rp__send_iov(rp_sock *s, rp_op *op, struct iovec *scratch, size_t cap)
 {
+    rp_stream_io *io = &s->u.stream.io;
     rp_op_priv *p = RP_PRIV(op);
-    size_t left = p->u.send.count - p->u.send.idx;
     struct msghdr *msg = &io->msg;
     memset(msg, 0, sizeof *msg);
+    rp_op *next = p->next;
+    if (scratch && cap > 1 && next && next->kind == RP_OP_SEND && !RP_PRIV(next)->cancelled) {
+        /* Sends queued behind this one go in the same request: their buffers, in order, after its rest. */
+        size_t n = 0;
+        uint32_t ops = 0;
+        for (rp_op *it = op; it && it->kind == RP_OP_SEND && !RP_PRIV(it)->cancelled && n < cap;
+             it = RP_PRIV(it)->next) {
+            rp_op_priv *q = RP_PRIV(it);
+            for (size_t i = q->u.send.idx; i < q->u.send.count && n < cap; i++) {
+                size_t off = i == q->u.send.idx ? q->u.send.off : 0;
+                if (q->u.send.bufs[i].len == off)
+                    continue;
+                scratch[n].iov_base = (char *)q->u.send.bufs[i].base + off;
+                scratch[n].iov_len = q->u.send.bufs[i].len - off;
+                n++;
+            }
+            ops++;
+        }
+        msg->msg_iov = scratch;
+        msg->msg_iovlen = n;
+        s->send_batch = ops;
+        return n;
+    }
+    s->send_batch = 1;
+    size_t left = p->u.send.count - p->u.send.idx;
     if (p->u.send.off == 0) {
         msg->msg_iov = (struct iovec *)(void *)&p->u.send.bufs[p->u.send.idx];
         msg->msg_iovlen = left < IOV_MAX ? left : IOV_MAX;

@@ -2,8 +2,10 @@
  * tried at once (optimistic), and only on EAGAIN waits for the edge, after which it is tried again. One
  * code path per operation, two triggers. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "posix/poller.h"
@@ -12,11 +14,16 @@
 #define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE is set on the socket instead */
 #endif
 
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+
 typedef struct reactor {
     const rp_poller_vtable *pv;
     void *poller;
     rp_poll_event *events;
     int max_events;
+    struct iovec iov[IOV_MAX]; /* sends coalesced into one sendmsg (used within one call) */
 } reactor;
 
 static reactor *reactor_of(rp_worker *w) { return (reactor *)w->backend; }
@@ -110,18 +117,55 @@ static void try_recv(rp_worker *w, rp_sock *s)
     }
 }
 
+/* A pool receive: on readiness, reads into a free pool buffer. A multishot one goes on until the socket
+ * is drained, the core says to wait (no free buffer, or enough chunks wait for delivery: it calls
+ * io_start again when it can go on) or the receive ends. */
+static void try_recv_pool(rp_worker *w, rp_sock *s)
+{
+    while (rp__io_op(s, RP_DIR_RECV) && (s->bflags & REACTOR_BF_MAYBE_READABLE)) {
+        void *buf;
+        size_t len;
+        int64_t idx = rp__buf_take(w, s, &buf, &len);
+        if (idx < 0)
+            return;
+        ssize_t n = recv(s->fd, buf, len, 0);
+        if (n < 0 && errno == EINTR) {
+            rp__buf_untake(w, s, idx);
+            continue;
+        }
+        if (((n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) || (n > 0 && (size_t)n < len)) &&
+            !(s->bflags & REACTOR_BF_PEER_CLOSED))
+            s->bflags &= ~REACTOR_BF_MAYBE_READABLE;
+        if (n > 0) {
+            if (rp__recv_pool_data(w, s, idx, (size_t)n) == RP_IO_FINISHED)
+                return; /* single shot: done (the next receive, if any, was started) */
+            continue;
+        }
+        int saved = errno;
+        rp__buf_untake(w, s, idx);
+        if (n < 0 && (saved == EAGAIN || saved == EWOULDBLOCK))
+            return; /* wait for the read edge */
+        int64_t result = n == 0 ? 0 : rp__from_errno(saved);
+        if (n == 0 && (s->bflags & REACTOR_BF_PEER_RESET))
+            result = RP_ECONNRESET;
+        rp__io_finish(w, s, RP_DIR_RECV, result);
+        return;
+    }
+}
+
 static void try_send(rp_worker *w, rp_sock *s)
 {
     rp_op *op;
     while ((op = rp__io_op(s, RP_DIR_SEND))) {
         struct msghdr *msg = &s->u.stream.io.msg;
-        size_t iovcnt = rp__send_iov(&s->u.stream.io, op);
+        size_t iovcnt = rp__send_iov(s, op, reactor_of(w)->iov, IOV_MAX);
         /* One buffer (the common case) goes through send(): no msghdr and iovec to copy in. */
         ssize_t n = iovcnt == 1 ? send(s->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL)
                                 : sendmsg(s->fd, msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            s->send_batch = 0; /* nothing is in flight while it waits for writability */
             watch_write(w, s, 1);
             return;
         }
@@ -201,6 +245,7 @@ void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     RP_UNUSED(dir);
     switch ((rp_op_kind)op->kind) {
     case RP_OP_RECV: try_recv(w, s); break;
+    case RP_OP_RECV_POOL: try_recv_pool(w, s); break;
     case RP_OP_SEND: try_send(w, s); break;
     case RP_OP_ACCEPT: try_accept(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
@@ -233,8 +278,9 @@ static void on_event(rp_worker *w, rp_sock *s, uint32_t ev, int error)
         s->bflags |= REACTOR_BF_PEER_RESET;
     if (ev & (RP_EV_READ | RP_EV_ERROR | RP_EV_HUP)) {
         s->bflags |= REACTOR_BF_MAYBE_READABLE;
-        if (rp__io_active(s, RP_DIR_RECV))
-            try_recv(w, s);
+        rp_op *recv_op = rp__io_op(s, RP_DIR_RECV);
+        if (recv_op)
+            rp__reactor_io_start(w, s, RP_DIR_RECV, recv_op); /* the receive's kind says how */
         if (rp__io_active(s, RP_DIR_ACCEPT))
             try_accept(w, s);
     }
@@ -255,7 +301,7 @@ void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
     for (int i = 0; i < n; i++) {
         uint64_t token = r->events[i].token;
         if (token == 0) {
-            rp__atomic_store_u32(&w->wake_pending, 0);
+            rp__wake_consumed(w);
             continue;
         }
         rp_sock *s = rp__sock_live(w->loop, token);

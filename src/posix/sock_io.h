@@ -12,10 +12,12 @@ typedef struct rp_stream_io {
     struct iovec rest; /* the rest of a buffer a partial send stopped in */
 } rp_stream_io;
 
-/* Points io->msg at what op (an RP_OP_SEND) has left to send: the caller's rp_buf array itself when the
- * next byte starts a buffer (rp_buf has iovec's layout), else the rest of the buffer the last send stopped
- * in (one iovec: the buffers after it go in the next request, from the caller's array again). Returns the
- * number of iovecs. */
-size_t rp__send_iov(rp_stream_io *io, rp_op *op);
+/* Points s->u.stream.io.msg at what op (the RP_OP_SEND at the head of s's send queue) has left to send,
+ * and sets s->send_batch to the number of sends the request covers. When more sends wait behind op and
+ * scratch has room (cap > 1), they are coalesced: the rest of op and their buffers, in order, as up to cap
+ * iovecs written to scratch, which must then stay valid until the request has been issued. Otherwise op
+ * alone: the caller's rp_buf array itself when the next byte starts a buffer (rp_buf has iovec's layout),
+ * else the rest of the buffer the last send stopped in. Returns the number of iovecs. */
+size_t rp__send_iov(rp_sock *s, rp_op *op, struct iovec *scratch, size_t cap);
 
 #endif

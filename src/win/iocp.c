@@ -27,7 +27,7 @@
 #define MAX_ENTRIES 1024u
 #define ACCEPT_ADDR_LEN ((DWORD)(sizeof(struct sockaddr_in6) + 16))
 #define MAX_IO_LEN 0x7FFFFFFFu /* WSABUF lengths are 32-bit */
-#define SEND_BUFS 16           /* WSABUFs per WSASend (rp_buf and WSABUF differ in layout: copied) */
+#define SEND_BUFS 64           /* WSABUFs per WSASend (rp_buf and WSABUF differ in layout: copied) */
 
 typedef struct accept_slot {
     rp_win_io io; /* first: the packet's OVERLAPPED is the slot */
@@ -40,6 +40,9 @@ typedef struct accept_posts {
     accept_slot *slots;
     uint32_t count;
     uint32_t in_flight;
+    rp_sock *sock;                    /* the listener */
+    struct accept_posts *repost_next; /* on the worker's repost list */
+    int on_repost;
 } accept_posts;
 
 typedef struct iocp_worker {
@@ -47,6 +50,7 @@ typedef struct iocp_worker {
     OVERLAPPED_ENTRY *entries;
     ULONG max_entries;
     rp_win_io *done_head, *done_tail;
+    accept_posts *repost; /* listeners with idle accept slots to fill at the next wait */
     LPFN_ACCEPTEX accept_ex;
     LPFN_CONNECTEX connect_ex;
     int skip_on_success;
@@ -180,6 +184,9 @@ static void issued(rp_worker *w, rp_sock *s, rp_win_io *io, int ok, DWORD bytes)
 }
 
 /* ---- receive ---- */
+/* A plain receive reads into the op's buffer (or, with RP_LOOP_IDLE_RECV, first waits with a zero-byte
+ * WSARecv); a pool receive always waits with a zero-byte WSARecv and then reads into pool buffers without
+ * blocking, so an idle connection locks no buffer in the kernel. */
 static void start_recv(rp_worker *w, rp_sock *s, rp_op *op)
 {
     rp_win_io *io = &s->u.stream.io.rio;
@@ -187,11 +194,65 @@ static void start_recv(rp_worker *w, rp_sock *s, rp_op *op)
     WSABUF b;
     DWORD bytes = 0, flags = 0;
     memset(&io->ov, 0, sizeof io->ov);
-    io->zero_read = (w->loop->flags & RP_LOOP_IDLE_RECV) != 0;
+    io->zero_read = op->kind == RP_OP_RECV_POOL || (w->loop->flags & RP_LOOP_IDLE_RECV) != 0;
     b.buf = io->zero_read ? NULL : (char *)p->u.recv.buf;
     b.len = io->zero_read ? 0 : (ULONG)(p->u.recv.len > MAX_IO_LEN ? MAX_IO_LEN : p->u.recv.len);
     int rc = WSARecv(s->fd, &b, 1, &bytes, &flags, &io->ov, NULL);
     issued(w, s, io, rc == 0, bytes);
+}
+
+/* After the zero-byte receive: the op's buffer, read without blocking. */
+static void read_ready(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    WSABUF b;
+    DWORD n = 0, flags = 0;
+    b.buf = (char *)p->u.recv.buf;
+    b.len = (ULONG)(p->u.recv.len > MAX_IO_LEN ? MAX_IO_LEN : p->u.recv.len);
+    if (WSARecv(s->fd, &b, 1, &n, &flags, NULL, NULL) == 0) {
+        rp__io_finish(w, s, RP_DIR_RECV, (int64_t)n);
+        return;
+    }
+    int e = WSAGetLastError();
+    if (e == WSAEWOULDBLOCK)
+        start_recv(w, s, op); /* someone else's data, or a spurious wake: wait again */
+    else
+        rp__io_finish(w, s, RP_DIR_RECV, rp__from_wsa(e));
+}
+
+/* After the zero-byte receive of a pool receive: pool buffers, read without blocking until the socket is
+ * drained, the core says to wait (no free buffer, or enough chunks wait for delivery: it starts the
+ * receive again when it can go on) or the receive ends. */
+static void read_pool_ready(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    for (;;) {
+        void *buf;
+        size_t len;
+        int64_t idx = rp__buf_take(w, s, &buf, &len);
+        if (idx < 0)
+            return;
+        WSABUF b;
+        DWORD n = 0, flags = 0;
+        b.buf = (char *)buf;
+        b.len = (ULONG)len;
+        if (WSARecv(s->fd, &b, 1, &n, &flags, NULL, NULL) == 0) {
+            if (n == 0) {
+                rp__buf_untake(w, s, idx);
+                rp__io_finish(w, s, RP_DIR_RECV, 0); /* the end of the stream */
+                return;
+            }
+            if (rp__recv_pool_data(w, s, idx, n) == RP_IO_FINISHED)
+                return;
+            continue;
+        }
+        int e = WSAGetLastError();
+        rp__buf_untake(w, s, idx);
+        if (e == WSAEWOULDBLOCK)
+            start_recv(w, s, op);
+        else
+            rp__io_finish(w, s, RP_DIR_RECV, rp__from_wsa(e));
+        return;
+    }
 }
 
 static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD bytes)
@@ -210,43 +271,50 @@ static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD by
         return;
     }
     rp_op *op = rp__io_op(s, RP_DIR_RECV);
-    rp_op_priv *p = RP_PRIV(op);
-    WSABUF b;
-    DWORD n = 0, flags = 0;
-    b.buf = (char *)p->u.recv.buf;
-    b.len = (ULONG)(p->u.recv.len > MAX_IO_LEN ? MAX_IO_LEN : p->u.recv.len);
-    if (WSARecv(s->fd, &b, 1, &n, &flags, NULL, NULL) == 0) {
-        rp__io_finish(w, s, RP_DIR_RECV, (int64_t)n);
-        return;
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_RECV: read_ready(w, s, op); return;
+    case RP_OP_RECV_POOL: read_pool_ready(w, s, op); return;
+    case RP_OP_ACCEPT:
+    case RP_OP_CONNECT:
+    case RP_OP_SEND:
+    RP_CASE_KINDS_RUN_BY_THE_CORE: break; /* never in the receive direction (op table) */
     }
-    int e = WSAGetLastError();
-    if (e == WSAEWOULDBLOCK)
-        start_recv(w, s, op); /* someone else's data, or a spurious wake: wait again */
-    else
-        rp__io_finish(w, s, RP_DIR_RECV, rp__from_wsa(e));
+    rp__io_finish(w, s, RP_DIR_RECV, RP_EINVAL);
 }
 
 /* ---- send ---- */
+/* One WSASend for the rest of the head op and, coalesced, the sends queued behind it (not cancelled), in
+ * order: up to SEND_BUFS buffers. s->send_batch tells the core how many ops the request covers. */
 static void start_send(rp_worker *w, rp_sock *s, rp_op *op)
 {
     rp_win_io *io = &s->u.stream.io.sio;
-    rp_op_priv *p = RP_PRIV(op);
     WSABUF wb[SEND_BUFS];
     DWORD n = 0, bytes = 0;
-    for (size_t i = p->u.send.idx; i < p->u.send.count && n < SEND_BUFS; i++) {
-        const rp_buf *b = &p->u.send.bufs[i];
-        size_t off = i == p->u.send.idx ? p->u.send.off : 0;
-        size_t len = b->len - off;
-        if (len == 0)
-            continue;
-        wb[n].buf = (char *)b->base + off;
-        wb[n].len = (ULONG)(len > MAX_IO_LEN ? MAX_IO_LEN : len);
-        n++;
-        if (len > MAX_IO_LEN)
-            break; /* the rest of this buffer goes in the next request, in order */
+    uint32_t ops = 0;
+    int cut = 0; /* a buffer longer than one WSABUF can take: the rest goes in the next request */
+    for (rp_op *it = op; it && it->kind == RP_OP_SEND && n < SEND_BUFS && !cut; it = RP_PRIV(it)->next) {
+        rp_op_priv *p = RP_PRIV(it);
+        if (it != op && p->cancelled)
+            break;
+        for (size_t i = p->u.send.idx; i < p->u.send.count && n < SEND_BUFS; i++) {
+            const rp_buf *b = &p->u.send.bufs[i];
+            size_t off = i == p->u.send.idx ? p->u.send.off : 0;
+            size_t len = b->len - off;
+            if (len == 0)
+                continue;
+            wb[n].buf = (char *)b->base + off;
+            wb[n].len = (ULONG)(len > MAX_IO_LEN ? MAX_IO_LEN : len);
+            n++;
+            if (len > MAX_IO_LEN) {
+                cut = 1;
+                break;
+            }
+        }
+        ops++;
     }
+    s->send_batch = ops;
     memset(&io->ov, 0, sizeof io->ov);
-    int rc = WSASend(s->fd, wb, n, &bytes, 0, &io->ov, NULL);
+    int rc = WSASend(s->fd, wb, n, &bytes, 0, &io->ov, NULL); /* WSASend copies the WSABUF array */
     issued(w, s, io, rc == 0, bytes);
 }
 
@@ -254,7 +322,7 @@ static void on_send(rp_worker *w, rp_sock *s, int error, DWORD bytes)
 {
     /* A send stopped part-way still reports what went out through rp_op_sent. */
     if (rp__send_progress(w, s, bytes, error ? rp__from_wsa(error) : 0) == RP_IO_RESTART)
-        start_send(w, s, rp__io_op(s, RP_DIR_SEND)); /* the rest of the op */
+        start_send(w, s, rp__io_op(s, RP_DIR_SEND)); /* the rest */
 }
 
 /* ---- connect ---- */
@@ -284,11 +352,17 @@ static void on_connect(rp_worker *w, rp_sock *s, int error)
 /* ---- accept ---- */
 static accept_posts *posts_of(rp_sock *s) { return (accept_posts *)s->u.listen.backend_posts; }
 
-static void posts_free(rp_sock *s)
+static void posts_free(rp_worker *w, rp_sock *s)
 {
     accept_posts *a = posts_of(s);
     if (!a)
         return;
+    if (a->on_repost) {
+        accept_posts **p = &iocp_of(w)->repost;
+        while (*p != a)
+            p = &(*p)->repost_next;
+        *p = a->repost_next;
+    }
     free(a->slots);
     free(a);
     s->u.listen.backend_posts = NULL;
@@ -316,6 +390,7 @@ static void post_accepts(rp_worker *w, rp_sock *s)
             io_init(&a->slots[i].io, s, RP_DIR_ACCEPT);
             a->slots[i].sock = INVALID_SOCKET;
         }
+        a->sock = s;
         s->u.listen.backend_posts = a;
     }
     int create_error = 0;
@@ -359,17 +434,42 @@ static void on_accept(rp_worker *w, rp_sock *s, accept_slot *slot, int error)
 
     if (rp__sock_closing(s)) {
         if (a->in_flight == 0) {
-            posts_free(s);
+            posts_free(w, s);
             rp__accept_stopped(w, s, 0); /* releases the listener */
         }
         return;
     }
     if (error)
         rp__accept_failed(w, s, rp__from_wsa(error)); /* the core decides: post again, or fail an accept */
-    if (rp__accept_wanted(s))
+    if (rp__accept_wanted(s)) {
         post_accepts(w, s);
-    else if (a->in_flight == 0)
+    } else if (a->in_flight == 0) {
         rp__accept_stopped(w, s, 0); /* restarted by the core when an accept is wanted again */
+    } else if (!a->on_repost) {
+        /* Not wanted now, typically because the connections of this batch reached the core's high
+         * water, while the other requests keep the direction active: so the core, once it has handed
+         * the queued connections out, does not call io_start, and this slot stayed idle until another
+         * AcceptEx completed. Under a burst of connections that left 17 of the 32 slots idle every
+         * other iteration. The next wait, after the core's delivery, posts them again if wanted. */
+        iocp_worker *iw = iocp_of(w);
+        a->on_repost = 1;
+        a->repost_next = iw->repost;
+        iw->repost = a;
+    }
+}
+
+/* Posts the idle accept slots of the listeners on the repost list (see on_accept). */
+static void run_reposts(rp_worker *w)
+{
+    iocp_worker *iw = iocp_of(w);
+    accept_posts *a;
+    while ((a = iw->repost)) {
+        iw->repost = a->repost_next;
+        a->on_repost = 0;
+        rp_sock *s = a->sock;
+        if (rp__io_active(s, RP_DIR_ACCEPT) && !rp__io_stopping(s, RP_DIR_ACCEPT) && rp__accept_wanted(s))
+            post_accepts(w, s);
+    }
 }
 
 static void cancel_accepts(rp_sock *s)
@@ -387,7 +487,8 @@ static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
 {
     RP_UNUSED(dir);
     switch ((rp_op_kind)op->kind) {
-    case RP_OP_RECV: start_recv(w, s, op); break;
+    case RP_OP_RECV:
+    case RP_OP_RECV_POOL: start_recv(w, s, op); break;
     case RP_OP_SEND: start_send(w, s, op); break;
     case RP_OP_ACCEPT: post_accepts(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
@@ -411,11 +512,10 @@ static int iocp_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir)
 
 static void iocp_sock_close(rp_worker *w, rp_sock *s)
 {
-    RP_UNUSED(w);
     /* The core has asked every active direction to stop. A listener with nothing in flight can drop its
      * accept records now; otherwise the last accept packet frees them. */
     if (s->type == RP_SOCK_LISTENER && (!posts_of(s) || posts_of(s)->in_flight == 0))
-        posts_free(s);
+        posts_free(w, s);
 }
 
 /* Error of a dequeued request: the packet carries an NTSTATUS; Winsock translates it. */
@@ -464,6 +564,7 @@ static void iocp_wait(rp_worker *w, int64_t timeout_ns)
 {
     iocp_worker *iw = iocp_of(w);
     DWORD ms;
+    run_reposts(w);
     if (run_done(w) > 0 || iw->done_head)
         timeout_ns = 0; /* results are ready: do not sleep */
     if (timeout_ns < 0)
@@ -481,7 +582,7 @@ static void iocp_wait(rp_worker *w, int64_t timeout_ns)
         OVERLAPPED_ENTRY *e = &iw->entries[i];
         if (!e->lpOverlapped) {
             if (e->lpCompletionKey == WAKE_KEY)
-                rp__atomic_store_u32(&w->wake_pending, 0);
+                rp__wake_consumed(w);
             continue;
         }
         rp_win_io *io = (rp_win_io *)(void *)e->lpOverlapped;

@@ -41,6 +41,12 @@ suite() {
 suite gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
 if [ "${1:-}" = "quick" ]; then exit 0; fi
 
+echo "== [gcc] the suite again with the busy-poll window on (spin_us)"
+RINGPORT_TEST_LOOP_FLAGS=spin ctest --test-dir "$root/build/gcc" --output-on-failure -j"$jobs" --timeout 600 -R 'Backends/'
+echo "== [gcc] pool and coalescing cases on io_uring without provided buffer rings (older kernels' path)"
+RINGPORT_URING_NO_BUF_RING=1 RINGPORT_TEST_BACKENDS=io_uring \
+  ctest --test-dir "$root/build/gcc" --output-on-failure -j"$jobs" --timeout 600 -R 'Pool|Coalesce|Echo'
+
 echo "== [valgrind] memcheck of the conformance suite on epoll (io_uring's kernel-written memory is invisible to it)"
 # io_uring under valgrind blocks for good (valgrind does not model it): AUTO must pick epoll too.
 RINGPORT_BACKEND=epoll RINGPORT_TEST_BACKENDS=epoll RINGPORT_TEST_SCALE=0.1 \

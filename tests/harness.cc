@@ -49,6 +49,7 @@ const char *KindName(int kind)
     case RP_OP_CLOSE: return "close";
     case RP_OP_TIMEOUT: return "timeout";
     case RP_OP_POST: return "post";
+    case RP_OP_RECV_POOL: return "pool recv";
     default: return "none";
     }
 }
@@ -83,10 +84,17 @@ double Scale()
     return v > 100 ? 100 : v;
 }
 
-uint32_t LoopFlags()
+void ApplyLoopEnv(rp_loop_options *o)
 {
     const char *v = getenv("RINGPORT_TEST_LOOP_FLAGS");
-    return v && std::string(v).find("idle_recv") != std::string::npos ? RP_LOOP_IDLE_RECV : 0u;
+    std::string list = std::string(",") + (v ? v : "") + ",";
+    auto has = [&](const char *name) { return list.find(std::string(",") + name + ",") != std::string::npos; };
+    if (has("idle_recv"))
+        o->flags |= RP_LOOP_IDLE_RECV;
+    if (has("zerocopy"))
+        o->zerocopy_min = 1; // every single-buffer send, where the backend can
+    if (has("spin"))
+        o->spin_us = 50;
 }
 
 bool Ipv6Available()
@@ -138,8 +146,10 @@ void Op::Trampoline(rp_op *o)
                     " callback");
     if (r < 0 && (r < RP_EIO || strcmp(rp_strerror((int)r), "unknown error") == 0))
         fx->Anomaly(tag + "result " + std::to_string(r) + " is not an RP_E* code");
-    if (more && r != 0)
+    if (more && r != 0 && kind != RP_OP_RECV_POOL)
         fx->Anomaly(tag + "RP_OP_F_MORE completion with result " + std::to_string(r));
+    if (kind != RP_OP_RECV_POOL && o->buf)
+        fx->Anomaly(tag + "op->buf set on a completion that carries no pool buffer");
     const int64_t len = self->expected_len.load();
     const rp_socket sock = self->expected_socket.load();
     switch (kind) {
@@ -171,6 +181,17 @@ void Op::Trampoline(rp_op *o)
     case RP_OP_CLOSE:
         if (r != 0)
             fx->Anomaly(tag + "close completed with " + std::to_string(r));
+        break;
+    case RP_OP_RECV_POOL:
+        // len: the pool's buffer size. Data comes with a buffer; a multishot receive's final has none.
+        if (r > len)
+            fx->Anomaly(tag + "received " + std::to_string(r) + " bytes into a pool buffer of " + std::to_string(len));
+        if ((r > 0) != (o->buf != nullptr))
+            fx->Anomaly(tag + "result " + std::to_string(r) + (o->buf ? " with" : " without") + " a buffer");
+        if (more && r <= 0)
+            fx->Anomaly(tag + "RP_OP_F_MORE completion with result " + std::to_string(r));
+        if (!more && self->multishot.load() && r > 0)
+            fx->Anomaly(tag + "final completion of a multishot receive carries data");
         break;
     case RP_OP_POST:
         if (r != 0 && r != RP_ECANCELED)
@@ -264,6 +285,12 @@ int LoopTest::Recv(Op *op, rp_socket s, void *buf, size_t len)
 {
     return Submit(op, RP_OP_RECV, false, s, (int64_t)len,
                   [&] { return rp_recv(loop, op ? op->get() : nullptr, s, buf, len); });
+}
+
+int LoopTest::RecvPool(Op *op, rp_socket s, rp_bufpool *pool, uint32_t flags)
+{
+    return Submit(op, RP_OP_RECV_POOL, (flags & RP_RECV_MULTISHOT) != 0, s, (int64_t)rp_bufpool_buf_size(pool),
+                  [&] { return rp_recv_pool(loop, op ? op->get() : nullptr, s, pool, flags); });
 }
 
 int LoopTest::Send(Op *op, rp_socket s, const void *buf, size_t len)
@@ -363,7 +390,9 @@ int LoopTest::CreateLoop(unsigned queue_depth)
     o.backend = backend();
     o.workers = workers();
     o.queue_depth = queue_depth;
-    o.flags = LoopFlags();
+    ApplyLoopEnv(&o);
+    if (zerocopy_min_)
+        o.zerocopy_min = zerocopy_min_;
     loop = nullptr;
     heartbeat_ = nullptr;
     int err = rp_loop_create(&loop, &o);

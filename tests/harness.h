@@ -3,7 +3,7 @@
 // LoopTest is a fixture parameterized over (backend, workers): every test runs on each backend this
 // platform can have (RPT_BACKENDS) and this machine has (RP_ENOSYS skips it), with worker threads (2) and caller-driven (0). RINGPORT_TEST_BACKENDS
 // ("epoll,io_uring") restricts the backends; RINGPORT_TEST_SCALE scales the heavy tests;
-// RINGPORT_TEST_LOOP_FLAGS=idle_recv creates every loop with RP_LOOP_IDLE_RECV.
+// RINGPORT_TEST_LOOP_FLAGS=idle_recv,zerocopy,spin sets loop options (see ApplyLoopEnv).
 //
 // Everything ringport may touch while an op is pending (op records, buffers, per-test state reached from
 // callbacks) is allocated through the fixture (NewOp, NewBuf, Make) and freed only after the loop is
@@ -43,9 +43,10 @@ bool BackendSelected(rp_backend b);
 std::string ParamName(const ::testing::TestParamInfo<LoopParam> &info);
 // RINGPORT_TEST_SCALE (default 1.0): multiplies the volume of the heavy tests.
 double Scale();
-// RINGPORT_TEST_LOOP_FLAGS ("idle_recv"): rp_loop_options.flags for every loop the fixture creates, so the
-// whole suite can run again with RP_LOOP_IDLE_RECV.
-uint32_t LoopFlags();
+// RINGPORT_TEST_LOOP_FLAGS, a comma list, sets loop options for every loop the fixture creates, so the
+// whole suite can run again with them: idle_recv (RP_LOOP_IDLE_RECV), zerocopy (zerocopy_min = 1),
+// spin (spin_us = 50). o->backend must be set first.
+void ApplyLoopEnv(rp_loop_options *o);
 // Whether ::1 can be bound on this host.
 bool Ipv6Available();
 
@@ -101,7 +102,7 @@ struct Op {
     std::atomic<int> expected_kind{RP_OP_NONE};
     std::atomic<bool> multishot{false};
     std::atomic<rp_socket> expected_socket{RP_SOCKET_INVALID}; // recv/send/shutdown/close: its socket
-    std::atomic<int64_t> expected_len{-1};                     // recv: capacity; send: length
+    std::atomic<int64_t> expected_len{-1};                     // recv: capacity; send: length; pool recv: buffer size
 
     rp_op *get() { return &op; }
     // Every accepted submission has had its final completion (and at least one was made).
@@ -161,6 +162,7 @@ public:
 
     // ---- submission wrappers (any thread, callbacks included) ----
     int Recv(Op *op, rp_socket s, void *buf, size_t len);
+    int RecvPool(Op *op, rp_socket s, rp_bufpool *pool, uint32_t flags = 0);
     int Send(Op *op, rp_socket s, const void *buf, size_t len);
     int Sendv(Op *op, rp_socket s, const rp_buf *bufs, size_t count, int64_t total);
     int Accept(Op *op, rp_socket listener, uint32_t flags = 0);
@@ -206,6 +208,8 @@ protected:
     // Creates the loop for this test's parameters (SetUp does it; tests that destroyed theirs may call it
     // again). Returns the rp_loop_create code.
     int CreateLoop(unsigned queue_depth = 0);
+    // Loop options a fixture sets before SetUp creates the loop (on top of RINGPORT_TEST_LOOP_FLAGS).
+    uint32_t zerocopy_min_ = 0;
     void CheckOps();
 
 private:

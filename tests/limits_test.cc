@@ -37,7 +37,7 @@ protected:
         o.backend = std::get<0>(GetParam());
         o.workers = std::get<1>(GetParam());
         o.queue_depth = depth;
-        o.flags = rpt::LoopFlags();
+        rpt::ApplyLoopEnv(&o);
         int err = rp_loop_create(&loop, &o);
         if (err == RP_ENOSYS || err == RP_EPERM)
             GTEST_SKIP() << "backend not available: " << rp_strerror(err);

@@ -174,6 +174,11 @@ typedef struct rp_loop_options {
  * readiness backends never hand buffers to the kernel; io_uring reads only once data is there). Costs one
  * extra system call per receive on IOCP; results and ordering are the same as without it. */
 #define RP_LOOP_IDLE_RECV 0x1u
+/* io_uring only: a kernel thread per worker polls the submission queue (IORING_SETUP_SQPOLL), so
+ * submitting costs no system call; the thread spins on a CPU while there is traffic and sleeps after
+ * 50 ms without any, so it pays only where a CPU can be spared for it. rp_loop_create fails with
+ * RP_ENOTSUP if the loop would run on another backend, and with the kernel's error if it refuses. */
+#define RP_LOOP_SQPOLL 0x2u
 
 /* Fills opts with the defaults: AUTO backend, one worker per CPU, default queue depth. Any thread. */
 RP_API void rp_loop_options_init(rp_loop_options *opts);
@@ -181,8 +186,8 @@ RP_API void rp_loop_options_init(rp_loop_options *opts);
 /* Creates a loop. opts may be NULL for the defaults. With workers > 0 the worker threads are running when
  * this returns. Returns 0 and sets *out, or RP_EINVAL (NULL out, bad option, non-zero reserved field or
  * unknown RINGPORT_BACKEND value), RP_ENOSYS (the requested backend is not built in or not supported by
- * the kernel), RP_EPERM (io_uring requested explicitly but forbidden), RP_ENOMEM, RP_EMFILE, RP_EIO, or on Windows the RP_E* code of
- * a failed WSAStartup.
+ * the kernel), RP_EPERM (io_uring requested explicitly but forbidden), RP_ENOTSUP (RP_LOOP_SQPOLL on a backend other than
+ * io_uring), RP_ENOMEM, RP_EMFILE, RP_EIO, or on Windows the RP_E* code of a failed WSAStartup.
  * With RP_BACKEND_AUTO an unusable io_uring falls back to the next backend; rp_loop_fallback_reason says
  * why. Any thread. */
 RP_API int rp_loop_create(rp_loop **out, const rp_loop_options *opts);

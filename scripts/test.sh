@@ -43,6 +43,9 @@ if [ "${1:-}" = "quick" ]; then exit 0; fi
 
 echo "== [gcc] the suite again with the busy-poll window on (spin_us)"
 RINGPORT_TEST_LOOP_FLAGS=spin ctest --test-dir "$root/build/gcc" --output-on-failure -j"$jobs" --timeout 600 -R 'Backends/'
+echo "== [gcc] the io_uring cases again with RP_LOOP_SQPOLL"
+RINGPORT_TEST_LOOP_FLAGS=sqpoll RINGPORT_TEST_BACKENDS=io_uring \
+  ctest --test-dir "$root/build/gcc" --output-on-failure -j"$jobs" --timeout 600 -R 'Backends/.*io_uring'
 echo "== [gcc] pool and coalescing cases on io_uring without provided buffer rings (older kernels' path)"
 RINGPORT_URING_NO_BUF_RING=1 RINGPORT_TEST_BACKENDS=io_uring \
   ctest --test-dir "$root/build/gcc" --output-on-failure -j"$jobs" --timeout 600 -R 'Pool|Coalesce|Echo'

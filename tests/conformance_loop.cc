@@ -19,6 +19,8 @@ TEST(Loop, OptionDefaults)
     EXPECT_EQ(lo.backend, RP_BACKEND_AUTO);
     EXPECT_EQ(lo.workers, RP_WORKERS_PER_CPU);
     EXPECT_EQ(lo.queue_depth, 0u);
+    EXPECT_EQ(lo.zerocopy_min, 0u);
+    EXPECT_EQ(lo.spin_us, 0u);
     for (uint32_t r : lo.reserved)
         EXPECT_EQ(r, 0u);
     rp_listen_options so;
@@ -47,6 +49,7 @@ TEST(Loop, OptionDefaults)
     EXPECT_EQ(op.socket, RP_SOCKET_INVALID);
     EXPECT_EQ(op.flags, 0u);
     EXPECT_EQ(op.kind, (uint32_t)RP_OP_NONE);
+    EXPECT_EQ(op.buf, nullptr);
     EXPECT_EQ(rp_op_pending(&op), 0);
     EXPECT_EQ(rp_op_sent(&op), 0);
     // The init functions tolerate NULL.
@@ -90,7 +93,30 @@ TEST(Loop, CreateRejectsBadOptions)
     rp_loop_options_init(&o);
     o.backend = (rp_backend)42;
     EXPECT_EQ(rp_loop_create(&l, &o), RP_EINVAL);
+    rp_loop_options_init(&o);
+    o.spin_us = 1000001;
+    EXPECT_EQ(rp_loop_create(&l, &o), RP_EINVAL) << "busy-poll window over a second";
     EXPECT_EQ(l, nullptr) << "a failed create set *out";
+}
+
+// RP_LOOP_SQPOLL is io_uring's: on any other backend the loop is refused, never run without it.
+TEST(Loop, SqpollIsRefusedOutsideIoUring)
+{
+    for (rp_backend b : {RP_BACKEND_EPOLL, RP_BACKEND_KQUEUE, RP_BACKEND_IOCP}) {
+        rp_loop_options o;
+        rp_loop_options_init(&o);
+        o.backend = b;
+        o.workers = 1;
+        o.flags = RP_LOOP_SQPOLL;
+        rp_loop *l = nullptr;
+        int err = rp_loop_create(&l, &o);
+        if (err == RP_ENOSYS)
+            continue; // not built in here
+        EXPECT_EQ(err, RP_ENOTSUP) << rp_backend_name(b);
+        EXPECT_EQ(l, nullptr);
+        if (l)
+            rp_loop_destroy(l);
+    }
 }
 
 TEST(Loop, CreateVariants)

@@ -91,6 +91,8 @@ void ApplyLoopEnv(rp_loop_options *o)
     auto has = [&](const char *name) { return list.find(std::string(",") + name + ",") != std::string::npos; };
     if (has("idle_recv"))
         o->flags |= RP_LOOP_IDLE_RECV;
+    if (has("sqpoll") && o->backend == RP_BACKEND_IO_URING)
+        o->flags |= RP_LOOP_SQPOLL;
     if (has("zerocopy"))
         o->zerocopy_min = 1; // every single-buffer send, where the backend can
     if (has("spin"))

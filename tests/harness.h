@@ -3,7 +3,7 @@
 // LoopTest is a fixture parameterized over (backend, workers): every test runs on each backend this
 // platform can have (RPT_BACKENDS) and this machine has (RP_ENOSYS skips it), with worker threads (2) and caller-driven (0). RINGPORT_TEST_BACKENDS
 // ("epoll,io_uring") restricts the backends; RINGPORT_TEST_SCALE scales the heavy tests;
-// RINGPORT_TEST_LOOP_FLAGS=idle_recv,zerocopy,spin sets loop options (see ApplyLoopEnv).
+// RINGPORT_TEST_LOOP_FLAGS=idle_recv,sqpoll,zerocopy,spin sets loop options (see ApplyLoopEnv).
 //
 // Everything ringport may touch while an op is pending (op records, buffers, per-test state reached from
 // callbacks) is allocated through the fixture (NewOp, NewBuf, Make) and freed only after the loop is
@@ -44,8 +44,8 @@ std::string ParamName(const ::testing::TestParamInfo<LoopParam> &info);
 // RINGPORT_TEST_SCALE (default 1.0): multiplies the volume of the heavy tests.
 double Scale();
 // RINGPORT_TEST_LOOP_FLAGS, a comma list, sets loop options for every loop the fixture creates, so the
-// whole suite can run again with them: idle_recv (RP_LOOP_IDLE_RECV), zerocopy (zerocopy_min = 1),
-// spin (spin_us = 50). o->backend must be set first.
+// whole suite can run again with them: idle_recv (RP_LOOP_IDLE_RECV), sqpoll (RP_LOOP_SQPOLL, io_uring
+// loops only), zerocopy (zerocopy_min = 1), spin (spin_us = 50). o->backend must be set first.
 void ApplyLoopEnv(rp_loop_options *o);
 // Whether ::1 can be bound on this host.
 bool Ipv6Available();

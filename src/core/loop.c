@@ -238,7 +238,7 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
     if (opts->workers < RP_WORKERS_PER_CPU || opts->workers > MAX_WORKERS)
         return RP_EINVAL;
     if ((unsigned)opts->backend > RP_BACKEND_IOCP || opts->queue_depth > MAX_QUEUE_DEPTH ||
-        (opts->flags & ~RP_LOOP_IDLE_RECV) || opts->spin_us > MAX_SPIN_US)
+        (opts->flags & ~(RP_LOOP_IDLE_RECV | RP_LOOP_SQPOLL)) || opts->spin_us > MAX_SPIN_US)
         return RP_EINVAL;
     rp_backend requested = opts->backend;
     if (requested == RP_BACKEND_AUTO && backend_from_env(&requested) != 0)
@@ -259,6 +259,8 @@ int rp_loop_create(rp_loop **out, const rp_loop_options *opts)
     }
     loop->net_started = 1;
     err = choose_backend(loop, requested);
+    if (!err && (loop->flags & RP_LOOP_SQPOLL) && loop->backend->id != RP_BACKEND_IO_URING)
+        err = RP_ENOTSUP;
     if (err) {
         loop_free(loop);
         return err;

@@ -90,10 +90,31 @@ int rp__io_in_flight(const rp_sock *s, uint32_t dir, const rp_op *op)
     return 0;
 }
 
+/* Whether op carries bytes that a send request moves (and so takes part in send progress). A new kind in
+ * the send queue must say here how its bytes are counted. */
+static int moves_bytes(const rp_op *op)
+{
+    if (!op)
+        return 0;
+    switch ((rp_op_kind)op->kind) {
+    case RP_OP_SEND: return 1;
+    case RP_OP_SHUTDOWN: return 0; /* run by the core in queue order */
+    case RP_OP_NONE:
+    case RP_OP_ACCEPT:
+    case RP_OP_CONNECT:
+    case RP_OP_RECV:
+    case RP_OP_CLOSE:
+    case RP_OP_TIMEOUT:
+    case RP_OP_POST:
+    case RP_OP_RECV_POOL: return 0; /* not routed to the send queue (op table) */
+    }
+    return 0;
+}
+
 /* The op may be sent: a send not cancelled while it waited in the queue. */
 static int send_goes_on(const rp_op *op)
 {
-    return op && op->kind == RP_OP_SEND && !((const rp_op_priv *)(const void *)op->internal_)->cancelled;
+    return moves_bytes(op) && !((const rp_op_priv *)(const void *)op->internal_)->cancelled;
 }
 
 rp_io_next rp__send_progress(rp_worker *w, rp_sock *s, size_t n, int err)
@@ -102,25 +123,25 @@ rp_io_next rp__send_progress(rp_worker *w, rp_sock *s, size_t n, int err)
      * to them in queue order, and every send they finish completes, in order. */
     s->send_batch = 0;
     rp_op *op = s->sendq.head;
-    while (op && op->kind == RP_OP_SEND && n >= send_left(op)) {
+    while (moves_bytes(op) && n >= send_left(op)) {
         n -= (size_t)send_left(op);
         send_advance(op, (size_t)send_left(op));
         rp__opq_pop(&s->sendq);
         rp__complete(w, op, RP_PRIV(op)->u.send.sent);
         op = s->sendq.head;
     }
-    if (op && op->kind == RP_OP_SEND && n > 0)
+    if (moves_bytes(op) && n > 0)
         send_advance(op, n);
     if (err == RP_ECANCELED && rp__io_stopping(s, RP_DIR_SEND))
         err = 0; /* the request was stopped on our request: below decides what that means for the head */
-    if (err && op && op->kind == RP_OP_SEND) {
+    if (err && moves_bytes(op)) {
         rp__io_finish(w, s, RP_DIR_SEND, err); /* rp_op_sent tells how much went out before it */
         return RP_IO_FINISHED;
     }
     if (rp__io_stopping(s, RP_DIR_SEND)) {
         /* Stopped: by a close, by a cancel of the head (it ends part-way with RP_ECANCELED), or by a cancel
          * of a send coalesced behind it (the head goes on; the cancelled one ends when it gets there). */
-        if (op && op->kind == RP_OP_SEND && (rp__sock_closing(s) || RP_PRIV(op)->cancelled)) {
+        if (moves_bytes(op) && (rp__sock_closing(s) || RP_PRIV(op)->cancelled)) {
             rp__io_finish(w, s, RP_DIR_SEND, RP_ECANCELED);
             return RP_IO_FINISHED;
         }

@@ -28,6 +28,7 @@ enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT =
 
 #define CQE_BATCH 128
 #define URING_IOV_ARENA 1024u
+#define SQPOLL_IDLE_MS 50u
 
 /* A pool segment given to the kernel: a provided buffer ring (IORING_REGISTER_PBUF_RING). */
 typedef struct uring_bufring {
@@ -145,7 +146,20 @@ static int uring_worker_init(rp_worker *w, unsigned depth, int threaded)
     int rc = -EINVAL;
     /* Room for bursts of completions; the kernel refuses more than 65536 CQ entries. */
     unsigned cq_entries = depth * 4 > 65536 ? 65536 : depth * 4;
-    if (threaded && kernel_at_least(6, 1)) {
+    if (w->loop->flags & RP_LOOP_SQPOLL) {
+        /* A kernel thread consumes the submission queue (DEFER_TASKRUN cannot go with it). No fallback:
+         * the caller asked for exactly this. */
+        memset(&p, 0, sizeof p);
+        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SQPOLL;
+        p.sq_thread_idle = SQPOLL_IDLE_MS;
+        p.cq_entries = cq_entries;
+        rc = io_uring_queue_init_params(depth, &u->ring, &p);
+        if (rc < 0) {
+            free(u);
+            return rp__from_errno(-rc);
+        }
+    }
+    if (rc < 0 && threaded && kernel_at_least(6, 1)) {
         /* One ring per thread: the kernel may skip its locking and run completions in our wait. */
         memset(&p, 0, sizeof p);
         p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
@@ -564,9 +578,10 @@ static void drain_deferred(rp_worker *w)
 static void uring_wait(rp_worker *w, int64_t timeout_ns)
 {
     struct io_uring *ring = &uring_of(w)->ring;
-    /* Everything prepared so far is submitted below, and the kernel has copied the iovecs of each entry
-     * once it is submitted: the space is free again. */
-    uring_of(w)->iov_used = 0;
+    /* Everything prepared so far is submitted below, and the kernel has copied the iovecs of an entry
+     * once it has consumed it: at once with our own submission, later with SQPOLL's thread. */
+    if (!(ring->flags & IORING_SETUP_SQPOLL) || io_uring_sq_ready(ring) == 0)
+        uring_of(w)->iov_used = 0;
     if (timeout_ns == 0) {
         if (uring_of(w)->defer_taskrun || io_uring_sq_ready(ring) || io_uring_cq_has_overflow(ring))
             io_uring_submit_and_get_events(ring);

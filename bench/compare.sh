@@ -5,8 +5,10 @@
 #   bash bench/compare.sh BUILD_DIR [ROUNDS (8)] [DURATION seconds (2)]
 #
 # Servers, each with one thread serving, each on its own port, all started once:
-#   ringport_io_uring   samples/echo_server --backend io_uring --workers 1
-#   ringport_epoll      samples/echo_server --backend epoll --workers 1
+#   ringport_io_uring   samples/echo_server --backend io_uring --workers 1 (pool receives, the default)
+#   ringport_epoll      samples/echo_server --backend epoll --workers 1 (pool receives)
+# and, when named in SERVERS: ringport_io_uring_buf / ringport_epoll_buf (--recv buffer: a 64 KiB buffer
+# per connection), ringport_io_uring_spin / ringport_epoll_spin (--spin-us 50), ringport_io_uring_sqpoll.
 #   libuv               bench/uv_echo_server (libuv's model: one loop thread)
 #   asio                bench/asio_echo_server (Boost.Asio, one io_context thread)
 #   epoll_by_hand       bench/epoll_echo_server (edge-triggered, no library)
@@ -60,6 +62,11 @@ all_names=(ringport_io_uring ringport_epoll libuv asio epoll_by_hand uring_by_ha
 declare -A cmd=(
   [ringport_io_uring]="$build/samples/echo_server --backend io_uring --workers 1 --host 127.0.0.1 --port"
   [ringport_epoll]="$build/samples/echo_server --backend epoll --workers 1 --host 127.0.0.1 --port"
+  [ringport_io_uring_buf]="$build/samples/echo_server --backend io_uring --workers 1 --recv buffer --host 127.0.0.1 --port"
+  [ringport_epoll_buf]="$build/samples/echo_server --backend epoll --workers 1 --recv buffer --host 127.0.0.1 --port"
+  [ringport_io_uring_spin]="$build/samples/echo_server --backend io_uring --workers 1 --spin-us 50 --host 127.0.0.1 --port"
+  [ringport_epoll_spin]="$build/samples/echo_server --backend epoll --workers 1 --spin-us 50 --host 127.0.0.1 --port"
+  [ringport_io_uring_sqpoll]="$build/samples/echo_server --backend io_uring --workers 1 --sqpoll on --host 127.0.0.1 --port"
   [libuv]="$build/bench/uv_echo_server --host 127.0.0.1 --port"
   [asio]="$build/bench/asio_echo_server --host 127.0.0.1 --port"
   [epoll_by_hand]="$build/bench/epoll_echo_server --host 127.0.0.1 --port"

@@ -2,9 +2,12 @@
  *
  *   echo_server [--port 7000] [--host 0.0.0.0] [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N]
  *               [--recv pool|buffer] [--pool-buf BYTES (16384)] [--pool-count N (512)]
+ *               [--spin-us US (0)] [--sqpoll on|off (off)] [--zerocopy-min BYTES (0)]
  *
  * --workers defaults to one worker thread per CPU; --workers 0 runs caller-driven: the main thread drives
  * the loop with rp_loop_run(RP_RUN_ONCE), a repeating 50 ms timer making sure it wakes to see a stop.
+ * --spin-us, --sqpoll and --zerocopy-min set the loop's latency and io_uring knobs (rp_loop_options.spin_us,
+ * RP_LOOP_SQPOLL, rp_loop_options.zerocopy_min).
  *
  * One multishot accept feeds every connection. Two ways to receive:
  *   --recv pool (the default): one multishot pool receive per connection, into buffers of a library pool
@@ -283,31 +286,45 @@ static void usage(void)
                     "                   [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N (one per CPU; "
                     "0 = caller-driven)]\n"
                     "                   [--recv pool|buffer (pool)] [--pool-buf BYTES (16384)] [--pool-count N "
-                    "(512 per worker)]\n");
+                    "(512 per worker)]\n"
+                    "                   [--spin-us US (0)] [--sqpoll on|off (off; io_uring)] [--zerocopy-min BYTES "
+                    "(0 = off; io_uring)]\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *port_s = "7000", *host = "0.0.0.0", *backend_s = "auto", *workers_s = NULL, *recv_s = "pool",
-               *pool_buf_s = "16384", *pool_count_s = "512";
+               *pool_buf_s = "16384", *pool_count_s = "512", *spin_s = "0", *sqpoll_s = "off", *zc_s = "0";
     const sample_option options[] = {{"--port", &port_s},         {"--host", &host},
                                      {"--backend", &backend_s},   {"--workers", &workers_s},
                                      {"--recv", &recv_s},         {"--pool-buf", &pool_buf_s},
-                                     {"--pool-count", &pool_count_s}};
+                                     {"--pool-count", &pool_count_s}, {"--spin-us", &spin_s},
+                                     {"--sqpoll", &sqpoll_s},         {"--zerocopy-min", &zc_s}};
     int rc = sample_parse_args(argc, argv, options, sizeof options / sizeof options[0]);
     if (rc != 0) {
         usage();
         return rc > 0 ? 0 : 2;
     }
     rp_loop_options lopts;
-    long port, pool_buf, pool_count;
+    long port, pool_buf, pool_count, spin_us, zc_min;
     if (sample_parse_long("--port", port_s, 0, 65535, &port) != 0 ||
         sample_loop_options(backend_s, workers_s, &lopts) != 0 ||
         sample_parse_long("--pool-buf", pool_buf_s, 64, 16L << 20, &pool_buf) != 0 ||
-        sample_parse_long("--pool-count", pool_count_s, 1, 32768, &pool_count) != 0) {
+        sample_parse_long("--pool-count", pool_count_s, 1, 32768, &pool_count) != 0 ||
+        sample_parse_long("--spin-us", spin_s, 0, 1000000, &spin_us) != 0 ||
+        sample_parse_long("--zerocopy-min", zc_s, 0, 1L << 30, &zc_min) != 0) {
         usage();
         return 2;
     }
+    if (strcmp(sqpoll_s, "on") != 0 && strcmp(sqpoll_s, "off") != 0) {
+        fprintf(stderr, "echo_server: --sqpoll expects on or off, got \"%s\"\n", sqpoll_s);
+        usage();
+        return 2;
+    }
+    lopts.spin_us = (uint32_t)spin_us;
+    lopts.zerocopy_min = (uint32_t)zc_min;
+    if (strcmp(sqpoll_s, "on") == 0)
+        lopts.flags |= RP_LOOP_SQPOLL;
     int use_pool = strcmp(recv_s, "pool") == 0;
     if (!use_pool && strcmp(recv_s, "buffer") != 0) {
         fprintf(stderr, "echo_server: --recv expects pool or buffer, got \"%s\"\n", recv_s);

@@ -291,6 +291,21 @@ struct rp_op {
  * belongs to ringport. Returns 0, or RP_EINVAL if op is NULL. Any thread. */
 RP_API int rp_op_init(rp_op *op, rp_callback cb, void *user);
 
+/* Longest per-operation timeout rp_op_set_timeout accepts (about 24 days). */
+#define RP_OP_TIMEOUT_MAX_MS 0x7FFFFFFFu
+
+/* Gives op a deadline for its later submissions as a connect, receive (rp_recv, or rp_recv_pool without
+ * RP_RECV_MULTISHOT) or send (rp_send, rp_sendv): one that has not completed timeout_ms milliseconds after
+ * it started on its worker (shortly after the submission; time spent queued behind other receives or
+ * sends of the socket counts) completes with RP_ETIMEDOUT, exactly as if it had been cancelled then: a
+ * send reports the bytes that went out through rp_op_sent, a connect releases its socket. A completion
+ * that wins the race keeps its own result. The same on every backend (the deadline lives in the
+ * worker's timer wheel). 0 removes the deadline; rp_op_init clears it; it is kept across submissions
+ * otherwise. Submitting op as any other kind (accept, shutdown, close, timeout, post, multishot pool
+ * receive) while a deadline is set fails with RP_EINVAL. Returns 0, RP_EINVAL (NULL op, timeout_ms above
+ * RP_OP_TIMEOUT_MAX_MS), RP_EBUSY (op pending). Any thread, but not concurrently with a submission of op. */
+RP_API int rp_op_set_timeout(rp_op *op, uint32_t timeout_ms);
+
 /* 1 if op has been submitted and its final completion has not been delivered yet, else 0. */
 RP_API int rp_op_pending(const rp_op *op);
 

@@ -1,7 +1,7 @@
 /* echo_server: a TCP echo server on ringport.
  *
  *   echo_server [--port 7000] [--host 0.0.0.0] [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N]
- *               [--recv pool|buffer] [--pool-buf BYTES (16384)] [--pool-count N (512)]
+ *               [--recv pool|buffer] [--pool-buf BYTES (16384)] [--pool-count N (4096)]
  *               [--spin-us US (0)] [--sqpoll on|off (off)] [--zerocopy-min BYTES (0)]
  *
  * --workers defaults to one worker thread per CPU; --workers 0 runs caller-driven: the main thread drives
@@ -286,7 +286,7 @@ static void usage(void)
                     "                   [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N (one per CPU; "
                     "0 = caller-driven)]\n"
                     "                   [--recv pool|buffer (pool)] [--pool-buf BYTES (16384)] [--pool-count N "
-                    "(512 per worker)]\n"
+                    "(4096 per worker)]\n"
                     "                   [--spin-us US (0)] [--sqpoll on|off (off; io_uring)] [--zerocopy-min BYTES "
                     "(0 = off; io_uring)]\n");
 }
@@ -294,7 +294,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     const char *port_s = "7000", *host = "0.0.0.0", *backend_s = "auto", *workers_s = NULL, *recv_s = "pool",
-               *pool_buf_s = "16384", *pool_count_s = "512", *spin_s = "0", *sqpoll_s = "off", *zc_s = "0";
+               *pool_buf_s = "16384", *pool_count_s = "4096", *spin_s = "0", *sqpoll_s = "off", *zc_s = "0";
     const sample_option options[] = {{"--port", &port_s},         {"--host", &host},
                                      {"--backend", &backend_s},   {"--workers", &workers_s},
                                      {"--recv", &recv_s},         {"--pool-buf", &pool_buf_s},

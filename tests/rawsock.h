@@ -68,6 +68,27 @@ inline RawSock RawConnect(uint16_t port)
     return s;
 }
 
+// Starts a connect to 127.0.0.1:port without waiting for it (the socket is non-blocking); kRawInvalid
+// on failure.
+inline RawSock RawConnectNonBlocking(uint16_t port)
+{
+    RawSock s = RawSocket(AF_INET);
+    if (s == kRawInvalid)
+        return s;
+#if defined(_WIN32)
+    u_long on = 1;
+    ioctlsocket(s, FIONBIO, &on);
+#else
+    fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+#endif
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(s, reinterpret_cast<sockaddr *>(&sa), sizeof sa); // in progress, or done: either will do
+    return s;
+}
+
 // A listener on 127.0.0.1 with a kernel-chosen port (*port); kRawInvalid on failure.
 inline RawSock RawListen(uint16_t *port, int backlog = 16)
 {

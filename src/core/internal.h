@@ -67,6 +67,8 @@ enum rp_op_place {
 #define RP_IF_IN_READY 0x2u  /* linked in the ready queue */
 #define RP_IF_FINAL 0x4u     /* a repeating op whose final result is stored */
 #define RP_IF_FIRED 0x8u     /* repeating timer: an expiry waits for delivery */
+#define RP_IF_DEADLINE 0x10u /* an internal timer record: the deadline of the op in u.timer.deadline_of */
+#define RP_IF_TIMED_OUT 0x20u /* its deadline passed: a cancellation it ends with is RP_ETIMEDOUT */
 
 typedef struct rp_op_priv {
     rp_op *next;            /* socket queue or inbox link */
@@ -74,11 +76,13 @@ typedef struct rp_op_priv {
     rp_op *cancel_next;     /* cancel inbox link */
     rp_worker *worker;      /* worker that owns the op while pending */
     rp_atomic_u32 state;    /* RP_OP_STATE_* */
-    uint32_t cancelled;     /* worker-owned: a cancel reached this submission */
-    uint32_t place;         /* enum rp_op_place */
-    uint32_t iflags;        /* RP_IF_* */
+    uint32_t timeout_ms;    /* rp_op_set_timeout: kept across submissions (claim does not clear it) */
+    uint8_t cancelled;      /* worker-owned: a cancel reached this submission */
+    uint8_t place;          /* enum rp_op_place */
+    uint16_t iflags;        /* RP_IF_* */
     rp_socket target;       /* socket the op was submitted on (0 for timers/posts without one) */
     int64_t final_result;   /* repeating op: the stored final result */
+    rp_op *deadline;        /* the timer record of its deadline while it runs, or NULL */
     union {                 /* the payload: one member per kind, named in the op table */
         uint8_t none;
         struct {
@@ -103,7 +107,12 @@ typedef struct rp_op_priv {
             rp_op *wheel_next;    /* the wheel slot's list (core/timer_wheel.c) */
             rp_op **wheel_link;   /* what points at this op in that list */
             uint32_t slot;        /* wheel slot, or RP_TW_IN_RUN */
-            rp_op *sock_prev, *sock_next; /* timers bound to a socket */
+            union {
+                struct {
+                    rp_op *sock_prev, *sock_next; /* timers bound to a socket */
+                };
+                rp_op *deadline_of; /* RP_IF_DEADLINE: the op whose deadline this is */
+            };
         } timer;
         struct {
             rp_addr addr;
@@ -276,6 +285,7 @@ struct rp_worker {
     int sweeping;             /* the loop is being destroyed: everything of this worker is cancelled */
     uint64_t now;             /* clock cached per iteration */
     uint64_t wakes_consumed;  /* wake-ups the backend consumed (rp__wake_consumed) */
+    rp_op *deadline_free;     /* spare timer records for deadlines (linked by rp_op_priv.next) */
 
     /* shared with other threads */
     rp_atomic_ptr inbox;        /* MPSC stack of submissions (rp_op_priv.next) */
@@ -370,6 +380,10 @@ int rp__deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout);
 /* How many results a repeating op has queued for delivery (0 for others, or once its final is in). */
 uint32_t rp__results_waiting(rp_worker *w, rp_op *op);
 void rp__cancel_handle(rp_worker *w, rp_op *op);
+/* Deadlines (rp_op_set_timeout): the timer record fired, or must go (the destroy sweep). */
+void rp__deadline_fired(rp_worker *w, rp_op *timer);
+void rp__deadline_drop(rp_worker *w, rp_op *timer);
+void rp__deadlines_free(rp_worker *w);
 void rp__drain_cancels(rp_worker *w);
 
 /* worker iteration (core/worker.c) */

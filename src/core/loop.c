@@ -196,8 +196,10 @@ static void worker_entry(void *arg)
 static void loop_free(rp_loop *loop)
 {
     if (loop->workers) {
-        for (uint32_t i = 0; i < loop->nworkers; i++)
+        for (uint32_t i = 0; i < loop->nworkers; i++) {
             rp__timers_free(&loop->workers[i].timers);
+            rp__deadlines_free(&loop->workers[i]);
+        }
     }
     rp__bufpool_free_all(loop);
     rp__pool_free_all(loop);

@@ -2,15 +2,17 @@
  * start (on the owning worker), cancel, complete, deliver. What a kind needs is read from its row in the
  * op table (core/op_table.h); the socket-side work (queues, the accept ring, the close sequence) is in
  * core/stream.c. */
+#include <stdlib.h>
+
 #include "core/backend.h"
 #include "core/bufpool.h"
 #include "core/mpsc.h"
 
 /* ---- the op table ---- */
 const rp_op_kind_info rp__op_kinds[RP_OP_KIND_LIMIT] = {
-#define RP_OP_ROW_(kind, route, socket, dir, cancel, repeat, newsock, payload)                                  \
-    [RP_OP_##kind] = {#kind,  RP_ROUTE_##route, RP_OPSOCK_##socket, (dir), (cancel), (repeat), (newsock), \
-                      (uint32_t)sizeof(((rp_op_priv *)0)->u.payload)},
+#define RP_OP_ROW_(kind, route, socket, dir, cancel, repeat, newsock, deadline, payload)                       \
+    [RP_OP_##kind] = {#kind,      RP_ROUTE_##route, RP_OPSOCK_##socket, (dir), (cancel), (repeat), (newsock), \
+                      (deadline), (uint32_t)sizeof(((rp_op_priv *)0)->u.payload)},
     RP_OP_TABLE(RP_OP_ROW_)
 #undef RP_OP_ROW_
 };
@@ -27,8 +29,10 @@ RP_STATIC_ASSERT(0 RP_OP_TABLE(RP_OP_COUNT_) == RP_OP_KIND_LIMIT - 1,
 static void priv_reset(rp_op_priv *p)
 {
     size_t state_at = offsetof(rp_op_priv, state), after = state_at + sizeof p->state;
+    uint32_t timeout_ms = p->timeout_ms; /* the caller's setting outlives submissions */
     memset(p, 0, state_at);
     memset((char *)p + after, 0, sizeof *p - after);
+    p->timeout_ms = timeout_ms;
 }
 
 int rp_op_init(rp_op *op, rp_callback cb, void *user)
@@ -37,10 +41,21 @@ int rp_op_init(rp_op *op, rp_callback cb, void *user)
     if (!op)
         return RP_EINVAL;
     memset(op, 0, offsetof(rp_op, internal_));
+    RP_PRIV(op)->timeout_ms = 0;
     priv_reset(RP_PRIV(op));
     rp__atomic_store_u32(&RP_PRIV(op)->state, RP_OP_STATE_IDLE);
     op->cb = cb;
     op->user = user;
+    return 0;
+}
+
+int rp_op_set_timeout(rp_op *op, uint32_t timeout_ms)
+{
+    if (!op || timeout_ms > RP_OP_TIMEOUT_MAX_MS)
+        return RP_EINVAL;
+    if (rp_op_pending(op))
+        return RP_EBUSY;
+    RP_PRIV(op)->timeout_ms = timeout_ms;
     return 0;
 }
 
@@ -165,11 +180,75 @@ static rp_opq *queue_of(rp_sock *s, rp_op_route route)
     return NULL;
 }
 
+/* ---- deadlines (rp_op_set_timeout) ---- */
+/* A deadline is an internal timer record in the worker's wheel, pointing at its op; the op points back.
+ * It is armed when the op starts on its worker and goes when the op completes; if it fires first, the op
+ * is cancelled and the cancellation is reported as RP_ETIMEDOUT. */
+static int deadline_arm(rp_worker *w, rp_op *op)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    rp_op *t = w->deadline_free;
+    if (t)
+        w->deadline_free = RP_PRIV(t)->next;
+    else if (!(t = calloc(1, sizeof *t)))
+        return RP_ENOMEM;
+    rp_op_priv *tp = RP_PRIV(t);
+    memset(tp, 0, sizeof *tp);
+    tp->iflags = RP_IF_DEADLINE;
+    uint64_t now = rp__now_ns();
+    tp->u.timer.deadline = now + (uint64_t)p->timeout_ms * 1000000u;
+    tp->u.timer.seq = w->timer_seq++;
+    tp->u.timer.deadline_of = op;
+    if (rp__timers_push(&w->timers, t, now) != 0) {
+        RP_PRIV(t)->next = w->deadline_free;
+        w->deadline_free = t;
+        return RP_ENOMEM;
+    }
+    p->deadline = t;
+    return 0;
+}
+
+static void deadline_recycle(rp_worker *w, rp_op *t)
+{
+    RP_PRIV(t)->next = w->deadline_free;
+    w->deadline_free = t;
+}
+
+void rp__deadline_fired(rp_worker *w, rp_op *t)
+{
+    rp_op *op = RP_PRIV(t)->u.timer.deadline_of;
+    deadline_recycle(w, t);
+    RP_PRIV(op)->deadline = NULL;
+    RP_PRIV(op)->iflags |= RP_IF_TIMED_OUT;
+    rp__cancel_handle(w, op);
+}
+
+void rp__deadline_drop(rp_worker *w, rp_op *t)
+{
+    rp__timers_remove(&w->timers, t);
+    RP_PRIV(RP_PRIV(t)->u.timer.deadline_of)->deadline = NULL;
+    deadline_recycle(w, t);
+}
+
+void rp__deadlines_free(rp_worker *w)
+{
+    while (w->deadline_free) {
+        rp_op *t = w->deadline_free;
+        w->deadline_free = RP_PRIV(t)->next;
+        free(t);
+    }
+}
+
 void rp__op_start(rp_worker *w, rp_op *op)
 {
     rp_op_priv *p = RP_PRIV(op);
     int cancelled = p->cancelled || rp__atomic_load_u32(&p->state) == RP_OP_STATE_CANCEL_QUEUED;
     rp_op_route route = rp__op_info(op)->route;
+
+    if (p->timeout_ms && rp__op_info(op)->deadline && !cancelled && deadline_arm(w, op) != 0) {
+        rp__complete(w, op, RP_ENOMEM);
+        return;
+    }
 
     switch (route) {
     case RP_ROUTE_INLINE: rp__complete(w, op, 0); return;
@@ -210,6 +289,10 @@ void rp__ready_push(rp_worker *w, rp_op *op)
 void rp__complete(rp_worker *w, rp_op *op, int64_t result)
 {
     rp_op_priv *p = RP_PRIV(op);
+    if (p->deadline)
+        rp__deadline_drop(w, p->deadline);
+    if ((p->iflags & RP_IF_TIMED_OUT) && result == RP_ECANCELED)
+        result = RP_ETIMEDOUT;
     if (p->iflags & RP_IF_REPEATING) {
         /* The stored final result is delivered after any repeated result already queued. */
         p->iflags |= RP_IF_FINAL;

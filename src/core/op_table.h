@@ -18,6 +18,7 @@
  *   cancel   1 if rp_cancel can stop it (0: rp_cancel returns RP_ENOTSUP)
  *   repeat   1 if one submission may complete more than once (results flagged RP_OP_F_MORE)
  *   newsock  1 if its result carries a new socket in op->socket (else op->socket is the target)
+ *   deadline 1 if rp_op_set_timeout applies to it (its submission with a timeout set fails otherwise)
  *   payload  its member of rp_op_priv.u
  */
 #ifndef RP_OP_TABLE_H
@@ -25,16 +26,16 @@
 
 /* clang-format off */
 #define RP_OP_TABLE(X)                                                                    \
-    /* kind      route    socket    dir             cancel repeat newsock payload */     \
-    X(ACCEPT,    ACCEPTQ, LISTENER, RP_DIR_ACCEPT,  1,     1,     1,      none)           \
-    X(CONNECT,   CONNECT, NONE,     RP_DIR_CONNECT, 1,     0,     1,      connect)        \
-    X(RECV,      RECVQ,   STREAM,   RP_DIR_RECV,    1,     0,     0,      recv)           \
-    X(SEND,      SENDQ,   STREAM,   RP_DIR_SEND,    1,     0,     0,      send)           \
-    X(SHUTDOWN,  SENDQ,   STREAM,   0,              1,     0,     0,      none)           \
-    X(CLOSE,     CLOSE,   ANY,      0,              0,     0,     0,      none)           \
-    X(TIMEOUT,   TIMER,   OPTIONAL, 0,              1,     1,     0,      timer)          \
-    X(POST,      INLINE,  NONE,     0,              0,     0,     0,      none)           \
-    X(RECV_POOL, RECVQ,   STREAM,   RP_DIR_RECV,    1,     1,     0,      recv_pool)
+    /* kind      route    socket    dir             cancel repeat newsock deadline payload */ \
+    X(ACCEPT,    ACCEPTQ, LISTENER, RP_DIR_ACCEPT,  1,     1,     1,      0,       none)      \
+    X(CONNECT,   CONNECT, NONE,     RP_DIR_CONNECT, 1,     0,     1,      1,       connect)   \
+    X(RECV,      RECVQ,   STREAM,   RP_DIR_RECV,    1,     0,     0,      1,       recv)      \
+    X(SEND,      SENDQ,   STREAM,   RP_DIR_SEND,    1,     0,     0,      1,       send)      \
+    X(SHUTDOWN,  SENDQ,   STREAM,   0,              1,     0,     0,      0,       none)      \
+    X(CLOSE,     CLOSE,   ANY,      0,              0,     0,     0,      0,       none)      \
+    X(TIMEOUT,   TIMER,   OPTIONAL, 0,              1,     1,     0,      0,       timer)     \
+    X(POST,      INLINE,  NONE,     0,              0,     0,     0,      0,       none)      \
+    X(RECV_POOL, RECVQ,   STREAM,   RP_DIR_RECV,    1,     1,     0,      1,       recv_pool)
 /* clang-format on */
 
 typedef enum rp_op_route {
@@ -60,7 +61,7 @@ typedef struct rp_op_kind_info {
     rp_op_route route;
     rp_op_socket socket;
     uint32_t dir;
-    uint8_t cancel, repeat, newsock;
+    uint8_t cancel, repeat, newsock, deadline;
     uint32_t payload_size; /* sizeof its payload member: ringport's own checks and debugging */
 } rp_op_kind_info;
 

@@ -39,8 +39,9 @@ static void guard_leave(submit_guard *g)
         rp__atomic_fetch_add_u32(&g->loop->foreign_submitters, (uint32_t)-1);
 }
 
-/* Checks the op record can be submitted: not pending, and with a callback where one is needed. */
-static int op_check(rp_loop *loop, rp_op *op)
+/* Checks the op record can be submitted as kind: not pending, with a callback where one is needed, and
+ * without a deadline unless the kind takes one. */
+static int op_check(rp_loop *loop, rp_op *op, rp_op_kind kind)
 {
     if (!op)
         return RP_EINVAL;
@@ -48,6 +49,8 @@ static int op_check(rp_loop *loop, rp_op *op)
         return RP_EBUSY;
     if (!op->cb && loop->threaded)
         return RP_EINVAL; /* nobody could ever see its completion */
+    if (RP_PRIV(op)->timeout_ms && !rp__op_kinds[kind].deadline)
+        return RP_EINVAL;
     return 0;
 }
 
@@ -57,7 +60,7 @@ static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, rp_op_kind kind, rp_
 {
     if (!loop)
         return RP_EINVAL;
-    int err = op_check(loop, op);
+    int err = op_check(loop, op, kind);
     if (err)
         return err;
     rp_sock *s;
@@ -95,6 +98,8 @@ int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, u
     rp_sock *s;
     if (!pool || (flags & ~RP_RECV_MULTISHOT) || (loop && pool->loop != loop))
         return RP_EINVAL;
+    if ((flags & RP_RECV_MULTISHOT) && op && RP_PRIV(op)->timeout_ms)
+        return RP_EINVAL; /* a deadline ends one receive, not a stream of them */
     int err = socket_op(loop, op, socket, RP_OP_RECV_POOL, &s, &g);
     if (err)
         return err;
@@ -208,7 +213,7 @@ int rp_close(rp_loop *loop, rp_op *op, rp_socket socket)
     if (!loop)
         return RP_EINVAL;
     if (op) {
-        int err = op_check(loop, op);
+        int err = op_check(loop, op, RP_OP_CLOSE);
         if (err)
             return err;
     }
@@ -302,7 +307,7 @@ int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_o
     rp_connect_options defaults;
     if (!loop || !addr)
         return RP_EINVAL;
-    int err = op_check(loop, op);
+    int err = op_check(loop, op, RP_OP_CONNECT);
     if (err)
         return err;
     if (!opts) {
@@ -359,7 +364,7 @@ int rp_timeout(rp_loop *loop, rp_op *op, rp_socket socket, uint64_t delay_ms, ui
 {
     if (!loop)
         return RP_EINVAL;
-    int err = op_check(loop, op);
+    int err = op_check(loop, op, RP_OP_TIMEOUT);
     if (err)
         return err;
     /* Keep deadlines far from overflow: ~292 years of nanoseconds fit in 64 bits. */
@@ -393,7 +398,7 @@ int rp_post(rp_loop *loop, rp_op *op, int worker)
 {
     if (!loop)
         return RP_EINVAL;
-    int err = op_check(loop, op);
+    int err = op_check(loop, op, RP_OP_POST);
     if (err)
         return err;
     if (worker < -1 || worker >= (int)loop->nworkers)

@@ -54,6 +54,10 @@ static void fire_timers(rp_worker *w)
     rp_op *op;
     while ((op = rp__timers_pop_due(&w->timers, w->now))) {
         rp_op_priv *p = RP_PRIV(op);
+        if (p->iflags & RP_IF_DEADLINE) {
+            rp__deadline_fired(w, op);
+            continue;
+        }
         if (p->u.timer.period) {
             uint64_t next = p->u.timer.deadline + p->u.timer.period;
             p->u.timer.deadline = next > w->now ? next : w->now + p->u.timer.period;
@@ -235,6 +239,10 @@ void rp__worker_sweep(rp_worker *w)
     }
     rp_op *op;
     while ((op = rp__timers_top(&w->timers))) {
+        if (RP_PRIV(op)->iflags & RP_IF_DEADLINE) {
+            rp__deadline_drop(w, op); /* none should be left: their ops sat on sockets just closed */
+            continue;
+        }
         rp__cancel_handle(w, op);
     }
 }

@@ -28,7 +28,8 @@
 #include "common.h"
 
 #define CONN_BUF_SIZE (64 * 1024)
-#define MAX_SENDS 8 /* echo sends in flight per connection (pool mode) before its receive pauses */
+#define MAX_SENDS 8    /* echo sends in flight per connection (pool mode) before its receive pauses */
+#define INLINE_SENDS 1 /* send records kept in the connection (ping-pong needs one); more are malloc'd */
 
 /* --recv buffer: one op pending at a time. */
 typedef struct conn {
@@ -55,7 +56,7 @@ struct pool_conn {
     int closed;     /* rp_close was called */
     int sends;      /* sends in flight */
     uint32_t free_slots;
-    pool_send slot[MAX_SENDS];
+    pool_send slot[INLINE_SENDS];
 };
 
 static rp_bufpool *pool;
@@ -248,8 +249,8 @@ static void accept_pooled(rp_socket s)
         return;
     }
     c->sock = s;
-    c->free_slots = (1u << MAX_SENDS) - 1;
-    for (int i = 0; i < MAX_SENDS; i++)
+    c->free_slots = (1u << INLINE_SENDS) - 1;
+    for (int i = 0; i < INLINE_SENDS; i++)
         c->slot[i].inline_slot = 1;
     rp_op_init(&c->recv_op, pool_on_recv, c);
     my_stats()->accepted++;

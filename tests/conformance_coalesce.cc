@@ -75,6 +75,15 @@ Plan *MakePlan(LoopTest *fx, int n, uint64_t seed)
     return plan;
 }
 
+// Every send of the plan, and the op that submitted them, has completed.
+bool AllDone(Plan *plan, Op *go)
+{
+    for (Op *op : plan->ops)
+        if (!op->done())
+            return false;
+    return go->done();
+}
+
 // The received stream must be, op by op, the bytes each op reports as sent.
 void CheckStream(Plan *plan, Reader *r, uint64_t seed, int cancel_every)
 {
@@ -131,12 +140,7 @@ TEST_P(Coalesce, QueuedSendsCompleteInOrderAndTheStreamIsExact)
     ASSERT_TRUE(WaitFor([&] { return go->done(); }));
     Pump(20);
     Reader *r = StartReader(s);
-    ASSERT_TRUE(WaitFor([&] {
-        for (Op *op : plan->ops)
-            if (!op->done())
-                return false;
-        return go->done();
-    }, 60000));
+    ASSERT_TRUE(WaitFor([&] { return AllDone(plan, go); }, 60000));
     EXPECT_EQ(plan->failed_submits.load(), 0);
     uint64_t total = 0;
     for (size_t n : plan->sizes)
@@ -158,12 +162,7 @@ TEST_P(Coalesce, CancelledQueuedSendsLeaveTheOthersExact)
     Reader *r = StartReader(s);
     Op *go = NewOp([this, plan, c](rp_op *) { SubmitAll(this, plan, c, kCancelEvery); });
     ASSERT_EQ(Timeout(go, c, 0), 0);
-    ASSERT_TRUE(WaitFor([&] {
-        for (Op *op : plan->ops)
-            if (!op->done())
-                return false;
-        return go->done();
-    }, 60000));
+    ASSERT_TRUE(WaitFor([&] { return AllDone(plan, go); }, 60000));
     uint64_t total = 0;
     for (Op *op : plan->ops)
         total += (uint64_t)rp_op_sent(op->get());
@@ -190,12 +189,7 @@ TEST_P(Coalesce, CancelsFromAnotherThreadRaceWithCoalescedSends)
         for (int i = 4; i < kOps; i += 5)
             rp_cancel(loop, plan->ops[(size_t)i]->get());
     });
-    bool all = WaitFor([&] {
-        for (Op *op : plan->ops)
-            if (!op->done())
-                return false;
-        return go->done();
-    }, 60000);
+    bool all = WaitFor([&] { return AllDone(plan, go); }, 60000);
     canceller.join();
     ASSERT_TRUE(all);
     uint64_t total = 0;

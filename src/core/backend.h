@@ -42,6 +42,11 @@ struct rp_backend_vtable {
      * closing it itself) once kernel_refs and every active direction are back to zero. */
     void (*sock_close)(rp_worker *w, rp_sock *s);
 
+    /* Optional: issue what was started since the last call. The core calls it before it waits and after
+     * each delivery round, so a backend that defers work to it (the reactor's sends) still has every
+     * request of a round issued before the next round and before any wait. */
+    void (*flush)(rp_worker *w);
+
     /* Buffer pools (optional: NULL where the core hands buffers out). A pool's segment for worker w is
      * attached on w's thread before the first pool receive starts there: return 1 if the backend takes
      * every buffer of it (io_uring: a provided buffer ring, seg->group its id), 0 to leave them to the

@@ -171,6 +171,8 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
     if (w->bufsegs || rp__atomic_load_ptr(&w->bufseg_detach))
         rp__bufpool_poll(w);
     fire_timers(w);
+    if (w->loop->backend->flush)
+        w->loop->backend->flush(w);
 
     if (w->ready_head)
         timeout_ns = 0;
@@ -221,6 +223,9 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
             else
                 delivered += deliver_cb(w, op);
         }
+        /* What the round's callbacks started goes out now, together: its results feed the next round. */
+        if (w->loop->backend->flush)
+            w->loop->backend->flush(w);
     }
     return delivered;
 }

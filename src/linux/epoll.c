@@ -157,4 +157,5 @@ const rp_backend_vtable rp__backend_epoll = {
     .io_start = rp__reactor_io_start,
     .io_cancel = rp__reactor_io_cancel,
     .sock_close = rp__reactor_sock_close,
+    .flush = rp__reactor_flush,
 };

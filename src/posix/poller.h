@@ -39,5 +39,6 @@ int rp__reactor_attach(rp_worker *w, rp_sock *s);
 void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op);
 int rp__reactor_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir);
 void rp__reactor_sock_close(rp_worker *w, rp_sock *s);
+void rp__reactor_flush(rp_worker *w);
 
 #endif

@@ -24,6 +24,8 @@ typedef struct reactor {
     rp_poll_event *events;
     int max_events;
     struct iovec iov[IOV_MAX]; /* sends coalesced into one sendmsg (used within one call) */
+    uint64_t *deferred;        /* handles of sockets whose send waits for rp__reactor_flush */
+    uint32_t ndeferred, cap_deferred;
 } reactor;
 
 static reactor *reactor_of(rp_worker *w) { return (reactor *)w->backend; }
@@ -41,6 +43,8 @@ static reactor *reactor_of(rp_worker *w) { return (reactor *)w->backend; }
 #define REACTOR_BF_PEER_RESET 0x4u
 /* Write readiness is being watched (only while a send or a connect waits for it). */
 #define REACTOR_BF_WRITE_INTEREST 0x8u
+/* A send was started and waits for the next flush (on the worker's deferred list). */
+#define REACTOR_BF_SEND_DEFERRED 0x10u
 
 int rp__reactor_init(rp_worker *w, const rp_poller_vtable *pv, unsigned depth)
 {
@@ -67,6 +71,7 @@ void rp__reactor_fini(rp_worker *w)
         return;
     r->pv->fini(r->poller);
     free(r->events);
+    free(r->deferred);
     free(r);
     w->backend = NULL;
 }
@@ -178,6 +183,43 @@ static void try_send(rp_worker *w, rp_sock *s)
     }
 }
 
+/* A send started by the core goes out at the next flush (after the delivery round, or before the wait),
+ * with every other send the round queued on the socket: one sendmsg instead of one send each. If the
+ * list cannot grow, it is tried at once. */
+static void defer_send(rp_worker *w, rp_sock *s)
+{
+    reactor *r = reactor_of(w);
+    if (s->bflags & REACTOR_BF_SEND_DEFERRED)
+        return;
+    if (r->ndeferred == r->cap_deferred) {
+        uint32_t cap = r->cap_deferred ? r->cap_deferred * 2 : 64;
+        uint64_t *grown = realloc(r->deferred, cap * sizeof *grown);
+        if (!grown) {
+            try_send(w, s);
+            return;
+        }
+        r->deferred = grown;
+        r->cap_deferred = cap;
+    }
+    r->deferred[r->ndeferred++] = RP_SOCK_HANDLE(s);
+    s->bflags |= REACTOR_BF_SEND_DEFERRED;
+}
+
+void rp__reactor_flush(rp_worker *w)
+{
+    reactor *r = reactor_of(w);
+    /* Sends can defer more sends (a completion's next send): take the list as it is now. */
+    for (uint32_t i = 0; i < r->ndeferred; i++) {
+        rp_sock *s = rp__sock_live(w->loop, r->deferred[i]);
+        if (!s || s->worker != w || !(s->bflags & REACTOR_BF_SEND_DEFERRED))
+            continue; /* closed (and maybe reused) since */
+        s->bflags &= ~REACTOR_BF_SEND_DEFERRED;
+        if (!rp__sock_closing(s) && rp__io_active(s, RP_DIR_SEND))
+            try_send(w, s); /* even with write interest on: an edge that came before this send is gone */
+    }
+    r->ndeferred = 0;
+}
+
 static void try_accept(rp_worker *w, rp_sock *s)
 {
     while (rp__io_active(s, RP_DIR_ACCEPT) && rp__accept_wanted(s)) {
@@ -246,7 +288,7 @@ void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     switch ((rp_op_kind)op->kind) {
     case RP_OP_RECV: try_recv(w, s); break;
     case RP_OP_RECV_POOL: try_recv_pool(w, s); break;
-    case RP_OP_SEND: try_send(w, s); break;
+    case RP_OP_SEND: defer_send(w, s); break;
     case RP_OP_ACCEPT: try_accept(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
     RP_CASE_KINDS_RUN_BY_THE_CORE: break;

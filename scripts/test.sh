@@ -86,6 +86,9 @@ bash "$root/scripts/test-windows.sh"
 
 echo "== [wine] Linux echo_client (io_uring or epoll) against samples/echo_server.exe (IOCP) under Wine"
 export WINEDEBUG=-all
+wineserver -k >/dev/null 2>&1 || true
+wineserver -p || true # persistent for this step (see scripts/test-windows.sh); stopped at the end
+trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 port=$((20000 + RANDOM % 20000))
 wine "$root/build/mingw/bin/echo_server.exe" --host 127.0.0.1 --port "$port" --workers 2 >"$root/build/mingw/echo_server.log" 2>&1 &
 server=$!

@@ -161,8 +161,6 @@ rp_bufseg *rp__recv_pool_seg(const rp_op *op);
  * its index and sets *buf and *len, or -1: the receive must wait (no buffer free, or enough chunks wait
  * for delivery); the core starts it again through io_start when it can go on. */
 int64_t rp__buf_take(rp_worker *w, rp_sock *s, void **buf, size_t *len);
-/* The index rp__buf_take handed out for the read in flight, or -1. */
-int64_t rp__buf_taken(const rp_sock *s);
 /* A taken buffer (or one the kernel picked) received nothing: back to the pool. */
 void rp__buf_untake(rp_worker *w, rp_sock *s, int64_t idx);
 /* n > 0 bytes arrived in buffer idx for the active pool receive. RP_IO_FINISHED: a single-shot receive

@@ -77,6 +77,7 @@ int rp_bufpool_create(rp_loop *loop, rp_bufpool **out, const rp_bufpool_options 
     pool->loop = loop;
     pool->buf_size = size;
     pool->count = count;
+    pool->mem_size = total;
     /* malloc, not calloc: the pages are touched only as buffers are used. */
     pool->mem = malloc((size_t)total);
     pool->meta = calloc((size_t)count * loop->nworkers, sizeof *pool->meta);
@@ -91,7 +92,6 @@ int rp_bufpool_create(rp_loop *loop, rp_bufpool **out, const rp_bufpool_options 
         seg->w = &loop->workers[i];
         seg->base = pool->mem + (size_t)i * (size_t)per_worker;
         seg->meta = pool->meta + (size_t)i * count;
-        seg->index_base = i * count;
     }
     rp__atomic_store_u32(&pool->attached_left, 1);
     rp__mutex_lock(&loop->bufpool_lock);
@@ -267,8 +267,7 @@ int rp_bufpool_release(rp_bufpool *pool, void *buf)
     if (!pool || !buf)
         return RP_EINVAL;
     uintptr_t at = (uintptr_t)buf, base = (uintptr_t)pool->mem;
-    uint64_t total = (uint64_t)pool->count * pool->buf_size * pool->loop->nworkers;
-    if (at < base || at - base >= total || (at - base) % pool->buf_size)
+    if (at < base || at - base >= pool->mem_size || (at - base) % pool->buf_size)
         return RP_EINVAL;
     uint64_t global = (at - base) / pool->buf_size;
     rp_bufseg *seg = &pool->segs[global / pool->count];
@@ -464,23 +463,15 @@ int64_t rp__buf_take(rp_worker *w, rp_sock *s, void **buf, size_t *len)
     seg->free_head = seg->meta[idx].next;
     seg->nfree--;
     rp__atomic_store_u32(&seg->meta[idx].state, RP_BUF_HELD);
-    p->u.recv_pool.taken = (int32_t)idx;
     *buf = buf_at(seg, idx);
     *len = seg->pool->buf_size;
     return idx;
-}
-
-int64_t rp__buf_taken(const rp_sock *s)
-{
-    rp_op *op = s->recvq.head;
-    return op ? RP_PRIV(op)->u.recv_pool.taken : -1;
 }
 
 void rp__buf_untake(rp_worker *w, rp_sock *s, int64_t idx)
 {
     rp_op *op = rp__io_op(s, RP_DIR_RECV);
     rp_bufseg *seg = RP_PRIV(op)->u.recv_pool.seg;
-    RP_PRIV(op)->u.recv_pool.taken = -1;
     if (seg->backend_held) {
         rp__atomic_store_u32(&seg->meta[idx].state, RP_BUF_HELD);
         seg->nfree--; /* the kernel had picked it: it goes back through give_back */
@@ -497,7 +488,6 @@ rp_io_next rp__recv_pool_data(rp_worker *w, rp_sock *s, int64_t idx, size_t n)
         rp__atomic_store_u32(&seg->meta[idx].state, RP_BUF_HELD); /* the kernel picked it */
         seg->nfree--;
     }
-    p->u.recv_pool.taken = -1;
     if (!p->u.recv_pool.multishot) {
         p->u.recv_pool.result = (uint32_t)idx + 1;
         rp__io_finish(w, s, RP_DIR_RECV, (int64_t)n);

@@ -30,7 +30,6 @@ struct rp_bufseg {
     rp_worker *w;
     char *base;                  /* count * buf_size bytes */
     rp_bufmeta *meta;            /* count entries */
-    uint32_t index_base;         /* this segment's first index in the pool (w->index * count) */
     rp_atomic_u32 attached;      /* set up on its worker (read by rp_bufpool_destroy) */
     int backend_held;            /* the backend holds the free buffers (buf_return gives them back) */
     uint16_t group;              /* the backend's id for this segment, unique among the worker's */
@@ -48,6 +47,7 @@ struct rp_bufpool {
     rp_loop *loop;
     uint32_t buf_size, count;
     char *mem;
+    uint64_t mem_size;           /* workers x count x buf_size bytes at mem */
     rp_bufmeta *meta;
     rp_bufseg *segs;             /* one per worker */
     rp_atomic_u32 users;         /* pool receives submitted and not finally delivered */

@@ -123,7 +123,6 @@ typedef struct rp_op_priv {
             uint32_t head, tail; /* chunks waiting for delivery: buffer index + 1, linked by rp_bufmeta.next */
             uint32_t queued;   /* their number */
             uint32_t result;   /* single shot: index + 1 of the buffer holding its result */
-            int32_t taken;     /* index of the buffer handed to the backend for a read (rp__buf_take), -1 */
             uint16_t multishot;
             uint16_t wait;     /* enum rp_recv_wait (core/bufpool.h) */
             rp_op *wait_next;  /* the segment's list of receives waiting for buffers */

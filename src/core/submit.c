@@ -110,7 +110,6 @@ int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, u
     rp__op_claim(op, RP_OP_RECV_POOL, s->worker, socket);
     rp_op_priv *p = RP_PRIV(op);
     p->u.recv_pool.pool = pool;
-    p->u.recv_pool.taken = -1;
     if (flags & RP_RECV_MULTISHOT) {
         p->u.recv_pool.multishot = 1;
         p->iflags |= RP_IF_REPEATING;

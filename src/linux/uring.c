@@ -33,9 +33,7 @@ enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT =
 /* A pool segment given to the kernel: a provided buffer ring (IORING_REGISTER_PBUF_RING). */
 typedef struct uring_bufring {
     struct io_uring_buf_ring *br;
-    size_t bytes;
     unsigned mask;
-    rp_bufseg *seg;
     struct uring_bufring *next; /* the worker's list: what worker_fini frees */
 } uring_bufring;
 
@@ -80,6 +78,18 @@ static int read_disabled_sysctl(void)
     return v;
 }
 
+/* 1 if the ring's kernel has every opcode of ops (one probe). */
+static int opcodes_supported(struct io_uring *ring, const int *ops, size_t n)
+{
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    int ok = probe != NULL;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = io_uring_opcode_supported(probe, ops[i]);
+    if (probe)
+        io_uring_free_probe(probe);
+    return ok;
+}
+
 static int uring_probe(char *why, size_t n)
 {
     struct io_uring ring;
@@ -96,13 +106,9 @@ static int uring_probe(char *why, size_t n)
             snprintf(why, n, "io_uring_setup: %s", strerror(e));
         return e == ENOSYS ? RP_ENOSYS : rp__from_errno(e);
     }
-    struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
-    int ok = probe && io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
-             io_uring_opcode_supported(probe, IORING_OP_CONNECT) && io_uring_opcode_supported(probe, IORING_OP_RECV) &&
-             io_uring_opcode_supported(probe, IORING_OP_SEND) && io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
-             io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) && io_uring_opcode_supported(probe, IORING_OP_READ);
-    if (probe)
-        io_uring_free_probe(probe);
+    static const int needed[] = {IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV, IORING_OP_SEND,
+                                 IORING_OP_SENDMSG, IORING_OP_ASYNC_CANCEL, IORING_OP_READ};
+    int ok = opcodes_supported(&ring, needed, sizeof needed / sizeof needed[0]);
     unsigned features = ring.features;
     io_uring_queue_exit(&ring);
     if (!ok || !(features & IORING_FEAT_NODROP) || !(features & IORING_FEAT_FAST_POLL) ||
@@ -111,15 +117,6 @@ static int uring_probe(char *why, size_t n)
         return RP_ENOSYS;
     }
     return 0;
-}
-
-static int opcode_supported(struct io_uring *ring, int op)
-{
-    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
-    int ok = probe && io_uring_opcode_supported(probe, op);
-    if (probe)
-        io_uring_free_probe(probe);
-    return ok;
 }
 
 static struct io_uring_sqe *get_sqe(rp_worker *w)
@@ -194,7 +191,8 @@ static int uring_worker_init(rp_worker *w, unsigned depth, int threaded)
     const char *no_buf_ring = getenv("RINGPORT_URING_NO_BUF_RING");
     u->buf_rings = kernel_at_least(5, 19) && !(no_buf_ring && *no_buf_ring == '1');
     u->multishot_recv = kernel_at_least(6, 0);
-    u->send_zc = w->loop->zerocopy_min && kernel_at_least(6, 0) && opcode_supported(&u->ring, IORING_OP_SEND_ZC);
+    static const int send_zc_op = IORING_OP_SEND_ZC;
+    u->send_zc = w->loop->zerocopy_min && kernel_at_least(6, 0) && opcodes_supported(&u->ring, &send_zc_op, 1);
     u->evfd = eventfd(0, EFD_CLOEXEC);
     if (u->evfd < 0) {
         int err = rp__from_errno(errno);
@@ -448,7 +446,7 @@ static void on_recv_pool(rp_worker *w, rp_sock *s, rp_op *op, int res, unsigned 
         return;
     if (res == -EINTR || res == -EAGAIN || res == -ENOBUFS) {
         if (!rp__io_stopping(s, RP_DIR_RECV)) {
-            if (res == -ENOBUFS && rp__recv_pool_seg(op)->backend_held)
+            if (res == -ENOBUFS)
                 rp__recv_pool_starved(w, s); /* the ring ran dry: goes on when buffers come back */
             else
                 start_recv_pool(w, s, op);
@@ -620,17 +618,16 @@ static int uring_pool_attach(rp_worker *w, rp_bufseg *seg)
     if (!b)
         return 0;
     unsigned entries = seg->pool->count; /* a power of two, at most 32768: what the kernel accepts */
-    b->bytes = (size_t)entries * sizeof(struct io_uring_buf);
+    size_t bytes = (size_t)entries * sizeof(struct io_uring_buf);
     long page = sysconf(_SC_PAGESIZE);
     void *mem = NULL;
-    if (posix_memalign(&mem, page > 0 ? (size_t)page : 4096u, b->bytes) != 0) {
+    if (posix_memalign(&mem, page > 0 ? (size_t)page : 4096u, bytes) != 0) {
         free(b);
         return 0;
     }
-    memset(mem, 0, b->bytes);
+    memset(mem, 0, bytes);
     b->br = mem;
     b->mask = io_uring_buf_ring_mask(entries);
-    b->seg = seg;
     io_uring_buf_ring_init(b->br);
     struct io_uring_buf_reg reg;
     memset(&reg, 0, sizeof reg);

@@ -100,26 +100,38 @@ static void watch_write(rp_worker *w, rp_sock *s, int on)
     }
 }
 
+/* One recv() into buf for the active receive (EINTR retried), keeping the readability flag. Returns the
+ * bytes read (> 0), 0 to wait for the next read edge, or -1 with *end set to how the receive ends: 0 at
+ * the orderly end of the stream, RP_ECONNRESET, or another error. */
+static ssize_t read_once(rp_sock *s, void *buf, size_t len, int64_t *end)
+{
+    ssize_t n;
+    do {
+        n = recv(s->fd, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    int again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if ((again || (n > 0 && (size_t)n < len)) && !(s->bflags & REACTOR_BF_PEER_CLOSED))
+        s->bflags &= ~REACTOR_BF_MAYBE_READABLE; /* drained (or nearly): the next edge says when to try */
+    if (n > 0)
+        return n;
+    if (again)
+        return 0;
+    if (n == 0)
+        *end = (s->bflags & REACTOR_BF_PEER_RESET) ? RP_ECONNRESET : 0;
+    else
+        *end = rp__from_errno(errno);
+    return -1;
+}
+
 static void try_recv(rp_worker *w, rp_sock *s)
 {
-    rp_op *op;
-    while ((op = rp__io_op(s, RP_DIR_RECV)) && (s->bflags & REACTOR_BF_MAYBE_READABLE)) {
-        rp_op_priv *p = RP_PRIV(op);
-        ssize_t n = recv(s->fd, p->u.recv.buf, p->u.recv.len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (((n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) || (n > 0 && (size_t)n < p->u.recv.len)) &&
-            !(s->bflags & REACTOR_BF_PEER_CLOSED))
-            s->bflags &= ~REACTOR_BF_MAYBE_READABLE; /* drained (or nearly): the next edge says when to try */
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return; /* wait for the read edge */
-        int64_t result = n >= 0 ? (int64_t)n : rp__from_errno(errno);
-        if (n == 0 && (s->bflags & REACTOR_BF_PEER_RESET))
-            result = RP_ECONNRESET;
-        rp__io_finish(w, s, RP_DIR_RECV, result);
-        /* rp__io_finish started the next receive, if any, through io_start. */
+    rp_op *op = rp__io_op(s, RP_DIR_RECV);
+    if (!op || !(s->bflags & REACTOR_BF_MAYBE_READABLE))
         return;
-    }
+    int64_t end = 0;
+    ssize_t n = read_once(s, RP_PRIV(op)->u.recv.buf, RP_PRIV(op)->u.recv.len, &end);
+    if (n != 0)
+        rp__io_finish(w, s, RP_DIR_RECV, n > 0 ? (int64_t)n : end); /* starts the next receive, if any */
 }
 
 /* A pool receive: on readiness, reads into a free pool buffer. A multishot one goes on until the socket
@@ -133,27 +145,16 @@ static void try_recv_pool(rp_worker *w, rp_sock *s)
         int64_t idx = rp__buf_take(w, s, &buf, &len);
         if (idx < 0)
             return;
-        ssize_t n = recv(s->fd, buf, len, 0);
-        if (n < 0 && errno == EINTR) {
-            rp__buf_untake(w, s, idx);
-            continue;
-        }
-        if (((n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) || (n > 0 && (size_t)n < len)) &&
-            !(s->bflags & REACTOR_BF_PEER_CLOSED))
-            s->bflags &= ~REACTOR_BF_MAYBE_READABLE;
+        int64_t end = 0;
+        ssize_t n = read_once(s, buf, len, &end);
         if (n > 0) {
             if (rp__recv_pool_data(w, s, idx, (size_t)n) == RP_IO_FINISHED)
                 return; /* single shot: done (the next receive, if any, was started) */
             continue;
         }
-        int saved = errno;
         rp__buf_untake(w, s, idx);
-        if (n < 0 && (saved == EAGAIN || saved == EWOULDBLOCK))
-            return; /* wait for the read edge */
-        int64_t result = n == 0 ? 0 : rp__from_errno(saved);
-        if (n == 0 && (s->bflags & REACTOR_BF_PEER_RESET))
-            result = RP_ECONNRESET;
-        rp__io_finish(w, s, RP_DIR_RECV, result);
+        if (n < 0)
+            rp__io_finish(w, s, RP_DIR_RECV, end);
         return;
     }
 }

@@ -201,19 +201,26 @@ static void start_recv(rp_worker *w, rp_sock *s, rp_op *op)
     issued(w, s, io, rc == 0, bytes);
 }
 
+/* A receive without blocking (the socket is non-blocking): 0 with *n bytes, or the WSA error. */
+static int recv_now(rp_sock *s, void *buf, size_t len, DWORD *n)
+{
+    WSABUF b;
+    DWORD flags = 0;
+    b.buf = (char *)buf;
+    b.len = (ULONG)(len > MAX_IO_LEN ? MAX_IO_LEN : len);
+    *n = 0;
+    return WSARecv(s->fd, &b, 1, n, &flags, NULL, NULL) == 0 ? 0 : WSAGetLastError();
+}
+
 /* After the zero-byte receive: the op's buffer, read without blocking. */
 static void read_ready(rp_worker *w, rp_sock *s, rp_op *op)
 {
-    rp_op_priv *p = RP_PRIV(op);
-    WSABUF b;
-    DWORD n = 0, flags = 0;
-    b.buf = (char *)p->u.recv.buf;
-    b.len = (ULONG)(p->u.recv.len > MAX_IO_LEN ? MAX_IO_LEN : p->u.recv.len);
-    if (WSARecv(s->fd, &b, 1, &n, &flags, NULL, NULL) == 0) {
+    DWORD n;
+    int e = recv_now(s, RP_PRIV(op)->u.recv.buf, RP_PRIV(op)->u.recv.len, &n);
+    if (e == 0) {
         rp__io_finish(w, s, RP_DIR_RECV, (int64_t)n);
         return;
     }
-    int e = WSAGetLastError();
     if (e == WSAEWOULDBLOCK)
         start_recv(w, s, op); /* someone else's data, or a spurious wake: wait again */
     else
@@ -231,26 +238,18 @@ static void read_pool_ready(rp_worker *w, rp_sock *s, rp_op *op)
         int64_t idx = rp__buf_take(w, s, &buf, &len);
         if (idx < 0)
             return;
-        WSABUF b;
-        DWORD n = 0, flags = 0;
-        b.buf = (char *)buf;
-        b.len = (ULONG)len;
-        if (WSARecv(s->fd, &b, 1, &n, &flags, NULL, NULL) == 0) {
-            if (n == 0) {
-                rp__buf_untake(w, s, idx);
-                rp__io_finish(w, s, RP_DIR_RECV, 0); /* the end of the stream */
-                return;
-            }
+        DWORD n;
+        int e = recv_now(s, buf, len, &n);
+        if (e == 0 && n > 0) {
             if (rp__recv_pool_data(w, s, idx, n) == RP_IO_FINISHED)
                 return;
             continue;
         }
-        int e = WSAGetLastError();
         rp__buf_untake(w, s, idx);
         if (e == WSAEWOULDBLOCK)
-            start_recv(w, s, op);
+            start_recv(w, s, op); /* drained: wait with a zero-byte receive again */
         else
-            rp__io_finish(w, s, RP_DIR_RECV, rp__from_wsa(e));
+            rp__io_finish(w, s, RP_DIR_RECV, e ? rp__from_wsa(e) : 0); /* 0: the end of the stream */
         return;
     }
 }

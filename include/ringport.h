@@ -2,7 +2,8 @@
  * ringport: a completion-based (proactor) networking runtime.
  *
  * Model
- *   Every operation (accept, connect, recv, pool recv, send, shutdown, close, timeout, post) is submitted with a
+ *   Every operation (accept, connect, recv, pool recv, send, shutdown, close, timeout, post, and the UDP
+ *   datagram send and receives) is submitted with a
  *   caller-owned rp_op record. A submission that returns 0 completes exactly once, later, by calling
  *   op->cb on a worker thread (or by being handed out by rp_loop_poll). A multishot operation delivers
  *   zero or more completions flagged RP_OP_F_MORE and then exactly one final completion. A submission
@@ -87,7 +88,8 @@ extern "C" {
     X(EPERM, -26, "operation not permitted")                  /* e.g. io_uring disabled by policy */             \
     X(ENETDOWN, -27, "network is down")                                                                          \
     X(EMSGSIZE, -28, "message too long")                                                                         \
-    X(EIO, -29, "input/output error")                         /* any other system error */
+    X(EIO, -29, "input/output error")                         /* any other system error */                       \
+    X(EAGAIN, -30, "operation would block")                   /* rp_udp_try_send: nothing could go now */
 
 enum {
     RP_OK = 0,
@@ -259,7 +261,10 @@ typedef void (*rp_callback)(rp_op *op);
     X(CLOSE, 6)           \
     X(TIMEOUT, 7)         \
     X(POST, 8)            \
-    X(RECV_POOL, 9)
+    X(RECV_POOL, 9)       \
+    X(UDP_SEND, 10)       \
+    X(UDP_RECV, 11)       \
+    X(UDP_RECV_POOL, 12)
 
 typedef enum rp_op_kind {
     RP_OP_NONE = 0, /* a record that was never submitted */
@@ -275,8 +280,8 @@ struct rp_op {
     rp_callback cb;     /* called once per completion; may be NULL only in caller-driven loops that
                            collect completions with rp_loop_poll */
     void *user;         /* yours */
-    int64_t result;     /* set at completion: bytes (recv, send), 0 (accept, connect, shutdown, close,
-                           timeout, post), or a negative RP_E* code */
+    int64_t result;     /* set at completion: bytes (recv, send), datagrams (UDP), 0 (accept, connect,
+                           shutdown, close, timeout, post), or a negative RP_E* code */
     rp_socket socket;   /* set at completion: the new socket of accept and connect, otherwise the socket
                            the op ran on */
     uint32_t flags;     /* set at completion: RP_OP_F_MORE */
@@ -456,7 +461,8 @@ RP_API int rp_bufpool_create(rp_loop *loop, rp_bufpool **out, const rp_bufpool_o
  * out: nothing is changed). Any thread, but not concurrently with submissions on the same pool. */
 RP_API int rp_bufpool_destroy(rp_bufpool *pool);
 
-/* Gives buf, a buffer a pool receive handed out (op->buf), back to pool. Any thread; from the buffer's
+/* Gives buf, a buffer a pool receive handed out (op->buf, or any address inside it such as an rp_dgram's
+ * base from rp_udp_recv_pool), back to pool. Any thread; from the buffer's
  * own worker it takes effect at once, from elsewhere at that worker's next iteration (it is woken if a
  * receive waits for buffers). Returns 0, or RP_EINVAL (NULL, not a buffer of this pool, or not handed out:
  * e.g. released twice). */
@@ -481,6 +487,135 @@ RP_API size_t rp_bufpool_buf_size(const rp_bufpool *pool);
  * has been delivered. Returns 0, RP_EINVAL (NULL loop/op/pool, pool of another loop or destroyed, unknown
  * flags, listener, NULL cb in a threaded loop), RP_EBUSY, RP_EBADF, RP_ESHUTDOWN. */
 RP_API int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, uint32_t flags);
+
+/* ---------------------------------------------------------------------------------------------------
+ * UDP datagram sockets
+ *
+ * Datagram boundaries are kept: each rp_dgram is one datagram. Sends and receives take arrays of them, so
+ * a batch costs one system call where the platform has one (Linux sendmmsg/recvmmsg). A datagram longer
+ * than its buffer is delivered truncated and flagged RP_DGRAM_TRUNC, never silently cut; a zero-length
+ * datagram is delivered with len 0. On an unconnected socket an ICMP error (port unreachable, ...) never
+ * fails or ends a receive, on any platform (on Windows the library turns SIO_UDP_CONNRESET and
+ * SIO_UDP_NETRESET off); on a connected socket it is reported: a receive completes with RP_ECONNREFUSED
+ * (the socket stays usable), a send reports it on the datagram it was returned for. rp_cancel and
+ * rp_close work as for TCP; rp_socket_local_addr and rp_socket_peer_addr (once connected) apply.
+ * ------------------------------------------------------------------------------------------------- */
+/* rp_dgram.flags (set by receives) */
+#define RP_DGRAM_TRUNC 0x1u /* the datagram was longer than the buffer: len bytes were kept, the rest lost */
+#define RP_DGRAM_LOCAL 0x2u /* local holds the address the datagram was sent to (RP_UDP_PKTINFO) */
+
+/* Largest datagram payload: 65,507 bytes over IPv4 (65,527 over IPv6 without jumbograms). */
+#define RP_DGRAM_MAX 65507u
+/* Most datagrams one send or receive takes. */
+#define RP_DGRAM_BATCH_MAX 1024u
+
+/* One datagram. Caller-owned; an array of them is named by a UDP op and belongs to ringport from the
+ * submission until the final completion (a multishot pool receive rewrites it at each completion). */
+typedef struct rp_dgram {
+    void *base;        /* send: the bytes to send; rp_udp_recv: where to receive them; pool receives:
+                          set to the pool buffer's data (yours until rp_bufpool_release(pool, base)) */
+    uint32_t len;      /* send: bytes to send (0 .. RP_DGRAM_MAX); rp_udp_recv: capacity in, bytes received
+                          out (at most the capacity); pool receives: bytes received */
+    uint16_t flags;    /* receives: RP_DGRAM_*; send: must be 0 */
+    uint16_t reserved0; /* must be 0 */
+    int32_t error;     /* send, out: 0 if the datagram was handed to the kernel, else why not (RP_E*);
+                          receives: 0 */
+    uint32_t reserved1; /* must be 0 */
+    rp_addr peer;      /* send: the destination (family 0: the connected peer, which a connected socket
+                          requires); receives: the source */
+    rp_addr local;     /* receives with RP_UDP_PKTINFO: the destination address (RP_DGRAM_LOCAL) */
+} rp_dgram;
+
+/* Flags for rp_udp_options.flags */
+#define RP_UDP_REUSEADDR 0x1u      /* SO_REUSEADDR (several sockets on one multicast port; Windows: same) */
+#define RP_UDP_REUSEPORT 0x2u      /* SO_REUSEPORT: the kernel spreads datagrams over the sockets bound to
+                                      the port (Linux; RP_ENOTSUP where absent) */
+#define RP_UDP_V6ONLY 0x4u         /* an IPv6 socket does not take IPv4 (dual stack is the default) */
+#define RP_UDP_BROADCAST 0x8u      /* SO_BROADCAST: may send to broadcast addresses */
+#define RP_UDP_PKTINFO 0x10u       /* receives report each datagram's destination address in local
+                                      (IP_PKTINFO / IPV6_RECVPKTINFO; RP_ENOTSUP where absent) */
+#define RP_UDP_MULTICAST_NO_LOOP 0x20u /* multicast sent from this socket is not looped back to this host */
+
+typedef struct rp_udp_options {
+    uint32_t flags;         /* RP_UDP_* */
+    int worker;             /* worker that owns the socket; -1 = round-robin */
+    int recv_buffer;        /* SO_RCVBUF in bytes; 0 = the system's default */
+    int send_buffer;        /* SO_SNDBUF in bytes; 0 = the system's default */
+    int multicast_ttl;      /* IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (0 .. 255); -1 = default (1) */
+    uint32_t reserved[11];  /* must be zero */
+} rp_udp_options;
+
+/* Fills opts with the defaults (no flags: dual stack, worker -1, system buffer sizes, multicast TTL -1). */
+RP_API void rp_udp_options_init(rp_udp_options *opts);
+
+/* Creates a UDP socket bound to addr (port 0 picks a free port: rp_socket_local_addr tells it; the
+ * unspecified address 0.0.0.0 or :: binds every interface). Synchronous. opts may be NULL. Returns 0 and
+ * sets *out, or RP_EINVAL (NULL loop/out/addr, bad family, bad option, non-zero reserved field),
+ * RP_EADDRINUSE, RP_EADDRNOTAVAIL, RP_EACCES, RP_EAFNOSUPPORT, RP_ENOTSUP (an option this platform
+ * lacks), RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_ESHUTDOWN, RP_EIO. Any thread. */
+RP_API int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp_options *opts);
+
+/* Fixes the socket's peer (connect(2) on a datagram socket): sends go there (with peer.family 0), only its
+ * datagrams are received, and ICMP errors are reported (RP_ECONNREFUSED). Synchronous; may be called
+ * again to change the peer. Returns 0, RP_EINVAL (NULL, not a UDP socket, bad address), RP_EBADF,
+ * RP_EAFNOSUPPORT, RP_ENETUNREACH, RP_EHOSTUNREACH, RP_EACCES, RP_EIO. Any thread; do not race it with
+ * sends or receives in flight on the socket (which peer they use is then undefined). */
+RP_API int rp_udp_connect(rp_loop *loop, rp_socket socket, const rp_addr *peer);
+
+/* Sends count (1 .. RP_DGRAM_BATCH_MAX) datagrams, in order. Every datagram is tried: one the kernel
+ * refuses (RP_EMSGSIZE, RP_EHOSTUNREACH, RP_ECONNREFUSED on a connected socket, RP_EINVAL for a bad peer,
+ * ...) gets the error in its error field and the others still go. When the socket's send buffer is full
+ * the send waits for room; it never drops a datagram itself. Completes with the number of datagrams
+ * handed to the kernel (their error is 0), or, when none was, with the first datagram's error; a send
+ * cancelled or closed part-way completes with the count sent so far, the rest having error
+ * RP_ECANCELED (RP_ECANCELED as the result if none went). Sends on a socket go out in submission order.
+ * Returns 0, RP_EINVAL (NULL loop/op/dgrams, count 0 or too large, len above RP_DGRAM_MAX, NULL base
+ * with len > 0, non-zero flags or reserved fields, a peer family other than 0, RP_AF_INET, RP_AF_INET6,
+ * not a UDP socket, NULL cb in a threaded loop), RP_EBUSY, RP_EBADF, RP_ESHUTDOWN. */
+RP_API int rp_udp_send(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count);
+
+/* Receives 1 .. count datagrams into the caller's buffers (dgrams[i].base, capacity dgrams[i].len):
+ * completes as soon as at least one datagram is there, with the number received, each dgrams[i]
+ * (i < result) holding its length, flags and source; later entries are left as they were. A negative
+ * result is an error: RP_ECANCELED, RP_ECONNREFUSED (connected socket, after an ICMP error), ... Receives
+ * on a socket complete in submission order. Returns 0, RP_EINVAL (NULL loop/op/dgrams, count 0 or too
+ * large, NULL base with len > 0, not a UDP socket, NULL cb in a threaded loop), RP_EBUSY, RP_EBADF,
+ * RP_ESHUTDOWN. */
+RP_API int rp_udp_recv(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count);
+
+/* Receives datagrams into buffers of pool (of the same loop), one buffer per datagram; a datagram longer
+ * than the pool's buffers is truncated and flagged. Each completion carries 1 .. count datagrams in
+ * dgrams[0 .. result-1] (base: inside a pool buffer, yours until rp_bufpool_release(pool, base); len,
+ * flags, peer, local). With RP_RECV_MULTISHOT it keeps receiving, each completion flagged RP_OP_F_MORE
+ * and delivered only after the callback of the previous one returned (the array is rewritten each time:
+ * read it in the callback), until rp_cancel, rp_close or an error ends it with a final completion that
+ * carries no datagram (RP_ECANCELED, RP_ECONNREFUSED on a connected socket, ...). When the pool runs out
+ * the receive waits (datagrams queue in the kernel's receive buffer, which drops what overflows it: see
+ * rp_udp_drops) and goes on by itself as buffers come back: exhaustion never fails or ends it. Returns
+ * 0, RP_EINVAL (as rp_udp_recv, plus NULL pool, a pool of another loop or destroyed, unknown flags),
+ * RP_EBUSY, RP_EBADF, RP_ESHUTDOWN. */
+RP_API int rp_udp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, rp_dgram *dgrams,
+                            size_t count, uint32_t flags);
+
+/* Sends datagrams now, without an op: for caller-driven game loops that send a tick's snapshots at once.
+ * Never blocks: stops at the first datagram the socket has no room for. Returns how many datagrams were
+ * dealt with, k (1 .. count): each of dgrams[0 .. k) has error 0 if the kernel took it, or why it was
+ * refused (the call goes on with the next); dgrams[k ..) found no room and were not sent. Returns
+ * RP_EAGAIN if the first already found no room, or RP_EINVAL (as rp_udp_send), RP_EBADF. Datagrams of an
+ * rp_udp_send in progress on the socket may go out before or after these. Any thread. */
+RP_API int rp_udp_try_send(rp_loop *loop, rp_socket socket, rp_dgram *dgrams, size_t count);
+
+/* Joins (join = 1) or leaves (0) the multicast group on the interface with address iface (NULL: the
+ * system's choice; for IPv6, iface->scope_id names the interface). Synchronous. Returns 0, RP_EINVAL
+ * (NULL, not a UDP socket, group not multicast, families differ), RP_EBADF, RP_EADDRNOTAVAIL, RP_ENOTSUP,
+ * or a mapped system error. Any thread. */
+RP_API int rp_udp_set_membership(rp_loop *loop, rp_socket socket, const rp_addr *group, const rp_addr *iface,
+                                 int join);
+
+/* Datagrams the kernel dropped on this socket because its receive buffer was full (Linux: SO_MEMINFO's
+ * drop count since the socket was created). Synchronous. Returns 0 and sets *out, or RP_EINVAL (NULL, not
+ * a UDP socket), RP_EBADF, RP_ENOTSUP (the platform does not count them). Any thread. */
+RP_API int rp_udp_drops(rp_loop *loop, rp_socket socket, uint64_t *out);
 
 /* ---------------------------------------------------------------------------------------------------
  * Timers, posts, cancellation

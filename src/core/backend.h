@@ -167,6 +167,17 @@ void rp__buf_untake(rp_worker *w, rp_sock *s, int64_t idx);
  * completed (the direction is released, the next receive may have started); RP_IO_RESTART: a multishot
  * receive goes on (the backend keeps its request, or issues the next read). */
 rp_io_next rp__recv_pool_data(rp_worker *w, rp_sock *s, int64_t idx, size_t n);
+/* A datagram of len bytes (at off in buffer idx; dflags RP_DGRAM_*, local NULL without RP_UDP_PKTINFO)
+ * arrived for the active UDP pool receive. Answers as rp__recv_pool_data. */
+rp_io_next rp__recv_pool_dgram(rp_worker *w, rp_sock *s, int64_t idx, uint32_t off, uint32_t len, uint32_t dflags,
+                               const rp_addr *peer, const rp_addr *local);
+
+/* ---- UDP sends (RP_OP_UDP_SEND in RP_DIR_SEND) ---- */
+/* The backend tries the datagrams of the active send from u.udp.next on, setting each one's error (0 when
+ * the kernel took it) and advancing next; on EAGAIN it waits for writability and goes on from next. When
+ * next reaches count (or the send is stopping: the untried ones end with RP_ECANCELED), it reports: */
+void rp__udp_send_done(rp_worker *w, rp_sock *s);
+
 /* The kernel found no buffer in the backend's ring for the active pool receive (io_uring's ENOBUFS): the
  * receive waits; the core starts it again when buffers come back. */
 void rp__recv_pool_starved(rp_worker *w, rp_sock *s);

@@ -267,8 +267,8 @@ int rp_bufpool_release(rp_bufpool *pool, void *buf)
     if (!pool || !buf)
         return RP_EINVAL;
     uintptr_t at = (uintptr_t)buf, base = (uintptr_t)pool->mem;
-    if (at < base || at - base >= pool->mem_size || (at - base) % pool->buf_size)
-        return RP_EINVAL;
+    if (at < base || at - base >= pool->mem_size)
+        return RP_EINVAL; /* any address inside a buffer names it (a datagram starts after a header) */
     uint64_t global = (at - base) / pool->buf_size;
     rp_bufseg *seg = &pool->segs[global / pool->count];
     uint32_t idx = (uint32_t)(global % pool->count);
@@ -373,7 +373,7 @@ void rp__recv_pool_prepare(rp_worker *w, rp_op *op)
 int rp__recv_pool_stop_waiting(rp_sock *s)
 {
     rp_op *op = s->recvq.head;
-    if (!op || op->kind != RP_OP_RECV_POOL)
+    if (!op || (op->kind != RP_OP_RECV_POOL && op->kind != RP_OP_UDP_RECV_POOL))
         return 0;
     rp_op_priv *p = RP_PRIV(op);
     switch ((enum rp_recv_wait)p->u.recv_pool.wait) {
@@ -385,6 +385,27 @@ int rp__recv_pool_stop_waiting(rp_sock *s)
     return 1;
 }
 
+/* A UDP pool receive's datagram in buffer idx, as the caller sees it. */
+static void fill_dgram(rp_dgram *d, const rp_bufseg *seg, uint32_t idx)
+{
+    const rp_bufmeta *m = &seg->meta[idx];
+    d->base = buf_at(seg, idx) + m->off;
+    d->len = m->len;
+    d->flags = (uint16_t)m->dflags;
+    d->error = 0;
+    d->peer = m->peer;
+    d->local = m->local;
+}
+
+/* Chunks a multishot receive may have waiting for delivery before it stops reading. */
+static uint32_t backlog_of(const rp_op *op)
+{
+    const rp_op_priv *p = (const rp_op_priv *)(const void *)op->internal_;
+    if (op->kind == RP_OP_UDP_RECV_POOL && p->u.recv_pool.cap > RP_RECV_POOL_BACKLOG)
+        return p->u.recv_pool.cap; /* a delivery takes up to cap datagrams: have that many ready */
+    return RP_RECV_POOL_BACKLOG;
+}
+
 int rp__recv_pool_next(rp_worker *w, rp_op *op)
 {
     RP_UNUSED(w);
@@ -392,6 +413,22 @@ int rp__recv_pool_next(rp_worker *w, rp_op *op)
     if (!p->u.recv_pool.head)
         return 0;
     rp_bufseg *seg = p->u.recv_pool.seg;
+    if (op->kind == RP_OP_UDP_RECV_POOL) {
+        uint32_t k = 0;
+        while (p->u.recv_pool.head && k < p->u.recv_pool.cap) {
+            uint32_t idx = p->u.recv_pool.head - 1;
+            p->u.recv_pool.head = seg->meta[idx].next;
+            p->u.recv_pool.queued--;
+            fill_dgram(&p->u.recv_pool.dgrams[k++], seg, idx);
+        }
+        if (!p->u.recv_pool.head)
+            p->u.recv_pool.tail = 0;
+        op->result = k;
+        op->buf = NULL;
+        op->flags = RP_OP_F_MORE;
+        op->socket = p->target;
+        return 1;
+    }
     uint32_t idx = p->u.recv_pool.head - 1;
     p->u.recv_pool.head = seg->meta[idx].next;
     if (!p->u.recv_pool.head)
@@ -410,7 +447,7 @@ void rp__recv_pool_delivered(rp_worker *w, rp_op *op)
     if (p->u.recv_pool.queued || (p->iflags & RP_IF_FINAL))
         rp__ready_push(w, op);
     /* Read again once half the backlog has been taken: not one read per delivery. */
-    if (p->u.recv_pool.wait == RP_RECV_BACKLOGGED && p->u.recv_pool.queued <= RP_RECV_POOL_BACKLOG / 2) {
+    if (p->u.recv_pool.wait == RP_RECV_BACKLOGGED && p->u.recv_pool.queued <= backlog_of(op) / 2) {
         p->u.recv_pool.wait = RP_RECV_RUNNING;
         resume(w, op);
     }
@@ -419,7 +456,13 @@ void rp__recv_pool_delivered(rp_worker *w, rp_op *op)
 void rp__recv_pool_final(rp_worker *w, rp_op *op)
 {
     rp_op_priv *p = RP_PRIV(op);
-    op->buf = p->u.recv_pool.result ? buf_at(p->u.recv_pool.seg, p->u.recv_pool.result - 1) : NULL;
+    if (op->kind == RP_OP_UDP_RECV_POOL) {
+        if (p->u.recv_pool.result)
+            fill_dgram(&p->u.recv_pool.dgrams[0], p->u.recv_pool.seg, p->u.recv_pool.result - 1);
+        op->buf = NULL;
+    } else {
+        op->buf = p->u.recv_pool.result ? buf_at(p->u.recv_pool.seg, p->u.recv_pool.result - 1) : NULL;
+    }
     rp__atomic_fetch_add_u32(&p->u.recv_pool.pool->users, (uint32_t)-1);
     if (!p->u.recv_pool.multishot)
         return;
@@ -451,7 +494,7 @@ int64_t rp__buf_take(rp_worker *w, rp_sock *s, void **buf, size_t *len)
     rp_bufseg *seg = p->u.recv_pool.seg;
     if (p->u.recv_pool.wait != RP_RECV_RUNNING)
         return -1; /* already waiting (a readiness event while it waits) */
-    if (p->u.recv_pool.multishot && p->u.recv_pool.queued >= RP_RECV_POOL_BACKLOG) {
+    if (p->u.recv_pool.multishot && p->u.recv_pool.queued >= backlog_of(op)) {
         p->u.recv_pool.wait = RP_RECV_BACKLOGGED;
         return -1;
     }
@@ -488,12 +531,12 @@ rp_io_next rp__recv_pool_data(rp_worker *w, rp_sock *s, int64_t idx, size_t n)
         rp__atomic_store_u32(&seg->meta[idx].state, RP_BUF_HELD); /* the kernel picked it */
         seg->nfree--;
     }
+    seg->meta[idx].len = (uint32_t)n;
     if (!p->u.recv_pool.multishot) {
         p->u.recv_pool.result = (uint32_t)idx + 1;
-        rp__io_finish(w, s, RP_DIR_RECV, (int64_t)n);
+        rp__io_finish(w, s, RP_DIR_RECV, op->kind == RP_OP_UDP_RECV_POOL ? 1 : (int64_t)n); /* datagrams */
         return RP_IO_FINISHED;
     }
-    seg->meta[idx].len = (uint32_t)n;
     seg->meta[idx].next = 0;
     if (p->u.recv_pool.tail)
         seg->meta[p->u.recv_pool.tail - 1].next = (uint32_t)idx + 1;
@@ -503,6 +546,20 @@ rp_io_next rp__recv_pool_data(rp_worker *w, rp_sock *s, int64_t idx, size_t n)
     p->u.recv_pool.queued++;
     rp__ready_push(w, op);
     return RP_IO_RESTART;
+}
+
+rp_io_next rp__recv_pool_dgram(rp_worker *w, rp_sock *s, int64_t idx, uint32_t off, uint32_t len, uint32_t dflags,
+                               const rp_addr *peer, const rp_addr *local)
+{
+    rp_bufmeta *m = &RP_PRIV(rp__io_op(s, RP_DIR_RECV))->u.recv_pool.seg->meta[idx];
+    m->off = off;
+    m->dflags = dflags | (local ? RP_DGRAM_LOCAL : 0u);
+    m->peer = *peer;
+    if (local)
+        m->local = *local;
+    else
+        memset(&m->local, 0, sizeof m->local);
+    return rp__recv_pool_data(w, s, idx, len);
 }
 
 void rp__recv_pool_starved(rp_worker *w, rp_sock *s)

@@ -20,6 +20,9 @@ typedef struct rp_bufmeta {
     uint32_t len;                    /* bytes received, while queued on a receive */
     uint32_t next;                   /* index + 1 of the next buffer: free list or a receive's chunk queue */
     struct rp_bufmeta *return_next;  /* return stack link (core/mpsc.h) */
+    uint32_t off;                    /* UDP: where the datagram starts in the buffer (io_uring's header) */
+    uint32_t dflags;                 /* UDP: RP_DGRAM_* */
+    rp_addr peer, local;             /* UDP: source, and destination with RP_UDP_PKTINFO */
 } rp_bufmeta;
 
 /* Why a pool receive is not with the backend although its direction is active. */

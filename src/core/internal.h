@@ -38,7 +38,7 @@ typedef struct rp_bufseg rp_bufseg;
 #define RP_ACCEPTS_POSTED_MAX 1024
 
 /* ---- sockets and directions ---- */
-enum rp_sock_type { RP_SOCK_LISTENER = 1, RP_SOCK_STREAM };
+enum rp_sock_type { RP_SOCK_LISTENER = 1, RP_SOCK_STREAM, RP_SOCK_DGRAM };
 
 /* Directions: at most one op per direction is handed to the backend at a time (its queue head, the
  * listener's accepting, the connect). */
@@ -117,6 +117,11 @@ typedef struct rp_op_priv {
         struct {
             rp_addr addr;
         } connect;
+        struct {              /* UDP_SEND, UDP_RECV */
+            rp_dgram *v;
+            uint32_t count;
+            uint32_t next;    /* send: the first datagram not tried yet */
+        } udp;
         struct {
             rp_bufpool *pool;
             rp_bufseg *seg;    /* the worker's segment of the pool, set when the receive first starts */
@@ -126,6 +131,8 @@ typedef struct rp_op_priv {
             uint16_t multishot;
             uint16_t wait;     /* enum rp_recv_wait (core/bufpool.h) */
             rp_op *wait_next;  /* the segment's list of receives waiting for buffers */
+            rp_dgram *dgrams;  /* UDP_RECV_POOL: the caller's array, filled at each delivery */
+            uint32_t cap;      /* its length */
         } recv_pool;
     } u;
 } rp_op_priv;
@@ -180,6 +187,7 @@ int rp__opq_remove(rp_opq *q, rp_op *op);
 #define RP_SF_NODELAY 0x2u
 #define RP_SF_ACCEPT_BACKOFF 0x4u
 #define RP_SF_RECV_HELD 0x8u /* a multishot pool receive ended: the next receive waits for its final delivery */
+#define RP_SF_PKTINFO 0x10u  /* UDP: receives report the destination address (RP_UDP_PKTINFO) */
 
 struct rp_sock {
     rp_atomic_u32 gen;     /* part of the handle; bumped when the slot is freed */
@@ -218,7 +226,9 @@ struct rp_sock {
                 struct sockaddr_in v4;
                 struct sockaddr_in6 v6;
             } connect_addr;       /* connect target, stable while the connect is in flight */
-        } stream;
+            rp_atomic_u32 peer_fixed; /* UDP: rp_udp_connect fixed a peer (sends need no destination) */
+            uint16_t local_port;      /* UDP: the bound port, reported in rp_dgram.local */
+        } stream;                 /* also the record of UDP sockets (RP_SOCK_DGRAM) */
     } u;
 };
 
@@ -404,6 +414,12 @@ void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op);
 void rp__timer_bind(rp_sock *s, rp_op *op);
 void rp__timer_unbind(rp_worker *w, rp_op *op);
 
+/* UDP (core/udp.c): the result a UDP send completes with, from result (0: every datagram was tried; < 0:
+ * it stopped with that error, which the untried ones get): the number sent, or the first error. */
+int64_t rp__udp_send_outcome(rp_op *op, int64_t result);
+/* Checks a datagram array given to a send (sending = 1) or a receive. */
+int rp__udp_check_dgrams(const rp_dgram *v, size_t count, int sending);
+
 /* platform networking (posix/net_posix.c, win/net_win.c, core/sockaddr.c) */
 int rp__net_startup(void);  /* per loop: Winsock's WSAStartup; nothing on POSIX */
 void rp__net_cleanup(void);
@@ -417,6 +433,20 @@ int rp__net_local_addr(rp_fd fd, rp_addr *out);
 int rp__net_peer_addr(rp_fd fd, rp_addr *out);
 int rp__net_to_sockaddr(const rp_addr *a, void *sa, int *len);
 int rp__net_from_sockaddr(const struct sockaddr_storage *ss, rp_addr *out);
+/* As rp__net_from_sockaddr, but an IPv4-mapped IPv6 address (a dual-stack socket's IPv4 peer) comes out
+ * as the IPv4 address. */
+int rp__net_from_sockaddr_unmapped(const struct sockaddr_storage *ss, rp_addr *out);
 int rp__net_shutdown_write(rp_fd fd);
+/* UDP (posix/net_posix.c, win/net_win.c): a bound datagram socket with the options applied. */
+int rp__net_udp_socket(const rp_addr *addr, const rp_udp_options *opts, int nonblocking, rp_fd *out);
+int rp__net_udp_connect(rp_fd fd, int family, const rp_addr *peer);
+int rp__net_udp_membership(rp_fd fd, int family, const rp_addr *group, const rp_addr *iface, int join);
+int rp__net_udp_drops(rp_fd fd, uint64_t *out);
+/* Sends dgrams[0..count) without blocking (rp_udp_try_send); returns the number dealt with (each one's
+ * error set) before the first that found no room, or RP_EAGAIN if that was the first. */
+int rp__net_udp_send_now(rp_sock *s, rp_dgram *dgrams, uint32_t count);
+/* The UDP destination of d for a socket of family (IPv4 peers of a dual-stack socket are mapped): fills
+ * sa/len, 0 with len 0 for "the connected peer", or RP_EINVAL / RP_EAFNOSUPPORT. */
+int rp__udp_dest(const rp_sock *s, const rp_dgram *d, void *sa, int *len);
 
 #endif

@@ -293,6 +293,8 @@ void rp__complete(rp_worker *w, rp_op *op, int64_t result)
         rp__deadline_drop(w, p->deadline);
     if ((p->iflags & RP_IF_TIMED_OUT) && result == RP_ECANCELED)
         result = RP_ETIMEDOUT;
+    if (op->kind == RP_OP_UDP_SEND)
+        result = rp__udp_send_outcome(op, result);
     if (p->iflags & RP_IF_REPEATING) {
         /* The stored final result is delivered after any repeated result already queued. */
         p->iflags |= RP_IF_FINAL;
@@ -314,7 +316,8 @@ static int next_repeated_result(rp_worker *w, rp_op *op)
     int final_in = (p->iflags & RP_IF_FINAL) != 0;
     switch ((rp_op_kind)op->kind) {
     case RP_OP_ACCEPT: return !final_in && rp__accept_fill(w, op);
-    case RP_OP_RECV_POOL: return rp__recv_pool_next(w, op);
+    case RP_OP_RECV_POOL:
+    case RP_OP_UDP_RECV_POOL: return rp__recv_pool_next(w, op);
     case RP_OP_TIMEOUT:
         if (final_in || !(p->iflags & RP_IF_FIRED))
             return 0;
@@ -329,7 +332,9 @@ static int next_repeated_result(rp_worker *w, rp_op *op)
     case RP_OP_SEND:
     case RP_OP_SHUTDOWN:
     case RP_OP_CLOSE:
-    case RP_OP_POST: break; /* never repeating (op table) */
+    case RP_OP_POST:
+    case RP_OP_UDP_SEND:
+    case RP_OP_UDP_RECV: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -347,6 +352,8 @@ uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
         return ls && ls->type == RP_SOCK_LISTENER ? ls->u.listen.count : 0;
     }
     case RP_OP_RECV_POOL: return p->u.recv_pool.queued;
+    case RP_OP_UDP_RECV_POOL: /* a delivery takes up to cap datagrams */
+        return (p->u.recv_pool.queued + p->u.recv_pool.cap - 1) / p->u.recv_pool.cap;
     case RP_OP_TIMEOUT: return (p->iflags & RP_IF_FIRED) ? 1u : 0u;
     case RP_OP_NONE:
     case RP_OP_CONNECT:
@@ -354,7 +361,9 @@ uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
     case RP_OP_SEND:
     case RP_OP_SHUTDOWN:
     case RP_OP_CLOSE:
-    case RP_OP_POST: break; /* never repeating (op table) */
+    case RP_OP_POST:
+    case RP_OP_UDP_SEND:
+    case RP_OP_UDP_RECV: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -363,7 +372,8 @@ uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
 static void before_final(rp_worker *w, rp_op *op)
 {
     switch ((rp_op_kind)op->kind) {
-    case RP_OP_RECV_POOL: rp__recv_pool_final(w, op); return;
+    case RP_OP_RECV_POOL:
+    case RP_OP_UDP_RECV_POOL: rp__recv_pool_final(w, op); return;
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
@@ -372,7 +382,9 @@ static void before_final(rp_worker *w, rp_op *op)
     case RP_OP_SHUTDOWN:
     case RP_OP_CLOSE:
     case RP_OP_TIMEOUT:
-    case RP_OP_POST: op->buf = NULL; return;
+    case RP_OP_POST:
+    case RP_OP_UDP_SEND:
+    case RP_OP_UDP_RECV: op->buf = NULL; return;
     }
 }
 
@@ -415,7 +427,7 @@ int rp__deliver(rp_worker *w, rp_op *op, rp_op **out, int *nout)
     /* A multishot accept resumes serving its listener once the caller has seen this connection; a
      * multishot receive queues its next chunk. (After a non-final delivery the record is still ours.) */
     rp_socket listener = (!final && op->kind == RP_OP_ACCEPT) ? p->target : 0;
-    rp_op *more = (!final && op->kind == RP_OP_RECV_POOL) ? op : NULL;
+    rp_op *more = (!final && (op->kind == RP_OP_RECV_POOL || op->kind == RP_OP_UDP_RECV_POOL)) ? op : NULL;
     if (out) {
         out[(*nout)++] = op;
     } else if (op->cb) {

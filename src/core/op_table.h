@@ -12,7 +12,7 @@
  *              SENDQ    the socket's send queue; its head is handed to the backend (RP_DIR_SEND) or, for
  *                       kinds the core runs itself (dir 0), done by the core in queue order
  *              ACCEPTQ  the listener's accept queue, served from the ring of accepted connections
- *   socket   the socket it is submitted on: STREAM, LISTENER, ANY (any open socket), OPTIONAL (none or any
+ *   socket   the socket it is submitted on: STREAM, LISTENER, DGRAM (UDP), ANY (any open socket), OPTIONAL (none or any
  *            open socket), NONE (no socket)
  *   dir      the backend direction that runs it (RP_DIR_*), 0 if the backend never sees it
  *   cancel   1 if rp_cancel can stop it (0: rp_cancel returns RP_ENOTSUP)
@@ -35,7 +35,10 @@
     X(CLOSE,     CLOSE,   ANY,      0,              0,     0,     0,      0,       none)      \
     X(TIMEOUT,   TIMER,   OPTIONAL, 0,              1,     1,     0,      0,       timer)     \
     X(POST,      INLINE,  NONE,     0,              0,     0,     0,      0,       none)      \
-    X(RECV_POOL, RECVQ,   STREAM,   RP_DIR_RECV,    1,     1,     0,      1,       recv_pool)
+    X(RECV_POOL, RECVQ,   STREAM,   RP_DIR_RECV,    1,     1,     0,      1,       recv_pool) \
+    X(UDP_SEND,  SENDQ,   DGRAM,    RP_DIR_SEND,    1,     0,     0,      1,       udp)       \
+    X(UDP_RECV,  RECVQ,   DGRAM,    RP_DIR_RECV,    1,     0,     0,      1,       udp)       \
+    X(UDP_RECV_POOL, RECVQ, DGRAM,  RP_DIR_RECV,    1,     1,     0,      1,       recv_pool)
 /* clang-format on */
 
 typedef enum rp_op_route {
@@ -51,6 +54,7 @@ typedef enum rp_op_route {
 typedef enum rp_op_socket {
     RP_OPSOCK_LISTENER = RP_SOCK_LISTENER, /* the socket types compare equal to rp_sock.type */
     RP_OPSOCK_STREAM = RP_SOCK_STREAM,
+    RP_OPSOCK_DGRAM = RP_SOCK_DGRAM,
     RP_OPSOCK_NONE = 16,
     RP_OPSOCK_OPTIONAL,
     RP_OPSOCK_ANY

@@ -105,8 +105,11 @@ static int moves_bytes(const rp_op *op)
     case RP_OP_RECV:
     case RP_OP_CLOSE:
     case RP_OP_TIMEOUT:
+    case RP_OP_UDP_SEND: return 0; /* datagrams: the backend reports them (rp__udp_send_done) */
     case RP_OP_POST:
-    case RP_OP_RECV_POOL: return 0; /* not routed to the send queue (op table) */
+    case RP_OP_RECV_POOL:
+    case RP_OP_UDP_RECV:
+    case RP_OP_UDP_RECV_POOL: return 0; /* not routed to the send queue (op table) */
     }
     return 0;
 }
@@ -168,6 +171,15 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
         s->active |= RP_DIR_SEND;
         w->loop->backend->io_start(w, s, RP_DIR_SEND, op);
         return 0;
+    case RP_OP_UDP_SEND:
+        if (RP_PRIV(op)->cancelled) {
+            rp__opq_pop(&s->sendq);
+            rp__complete(w, op, RP_ECANCELED);
+            return 1;
+        }
+        s->active |= RP_DIR_SEND;
+        w->loop->backend->io_start(w, s, RP_DIR_SEND, op);
+        return 0;
     case RP_OP_SHUTDOWN: /* in order: after every send queued before it */
         rp__opq_pop(&s->sendq);
         rp__complete(w, op, rp__net_shutdown_write(s->fd));
@@ -179,7 +191,9 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
     case RP_OP_CLOSE:
     case RP_OP_TIMEOUT:
     case RP_OP_POST:
-    case RP_OP_RECV_POOL: break; /* not routed to the send queue (op table) */
+    case RP_OP_RECV_POOL:
+    case RP_OP_UDP_RECV:
+    case RP_OP_UDP_RECV_POOL: break; /* not routed to the send queue (op table) */
     }
     rp__opq_pop(&s->sendq);
     rp__complete(w, op, RP_EINVAL);
@@ -190,8 +204,10 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
 static void prepare_recv_head(rp_worker *w, rp_op *op)
 {
     switch ((rp_op_kind)op->kind) {
-    case RP_OP_RECV_POOL: rp__recv_pool_prepare(w, op); return;
-    case RP_OP_RECV: return;
+    case RP_OP_RECV_POOL:
+    case RP_OP_UDP_RECV_POOL: rp__recv_pool_prepare(w, op); return;
+    case RP_OP_RECV:
+    case RP_OP_UDP_RECV: return;
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
@@ -199,7 +215,8 @@ static void prepare_recv_head(rp_worker *w, rp_op *op)
     case RP_OP_SHUTDOWN:
     case RP_OP_CLOSE:
     case RP_OP_TIMEOUT:
-    case RP_OP_POST: return; /* not routed to the receive queue (op table) */
+    case RP_OP_POST:
+    case RP_OP_UDP_SEND: return; /* not routed to the receive queue (op table) */
     }
 }
 
@@ -231,7 +248,7 @@ void rp__io_finish(rp_worker *w, rp_sock *s, uint32_t dir, int64_t result)
 {
     rp_op *op = rp__opq_pop(dir_queue(s, dir));
     if (op) {
-        if (op->kind == RP_OP_RECV_POOL)
+        if (op->kind == RP_OP_RECV_POOL || op->kind == RP_OP_UDP_RECV_POOL)
             rp__recv_pool_finished(s, op);
         rp__complete(w, op, result);
     }

@@ -67,7 +67,8 @@ static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, rp_op_kind kind, rp_
     if ((err = rp__sock_lookup(loop, h, &s)) != 0)
         return err;
     rp_op_socket need = rp__op_kinds[kind].socket;
-    if ((need == RP_OPSOCK_STREAM || need == RP_OPSOCK_LISTENER) && s->type != (uint32_t)need)
+    if ((need == RP_OPSOCK_STREAM || need == RP_OPSOCK_LISTENER || need == RP_OPSOCK_DGRAM) &&
+        s->type != (uint32_t)need)
         return RP_EINVAL;
     if ((err = guard_enter(g, loop)) != 0)
         return err;
@@ -301,6 +302,67 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
     return 0;
 }
 
+#define UDP_FLAGS_ALL                                                                                       \
+    (RP_UDP_REUSEADDR | RP_UDP_REUSEPORT | RP_UDP_V6ONLY | RP_UDP_BROADCAST | RP_UDP_PKTINFO |                  \
+     RP_UDP_MULTICAST_NO_LOOP)
+
+int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp_options *opts)
+{
+    rp_udp_options defaults;
+    if (!loop || !out || !addr)
+        return RP_EINVAL;
+    if (!opts) {
+        rp_udp_options_init(&defaults);
+        opts = &defaults;
+    }
+    if ((opts->flags & ~(uint32_t)UDP_FLAGS_ALL) || opts->worker < -1 || opts->worker >= (int)loop->nworkers ||
+        opts->recv_buffer < 0 || opts->send_buffer < 0 || opts->multicast_ttl < -1 || opts->multicast_ttl > 255)
+        return RP_EINVAL;
+    for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
+        if (opts->reserved[i])
+            return RP_EINVAL;
+    if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
+        return RP_EINVAL;
+    if ((opts->flags & RP_UDP_V6ONLY) && addr->family != RP_AF_INET6)
+        return RP_EINVAL;
+    submit_guard g;
+    int err = guard_enter(&g, loop);
+    if (err)
+        return err;
+    rp_fd fd = RP_FD_INVALID;
+    err = rp__net_udp_socket(addr, opts, loop->backend->nonblocking, &fd);
+    if (err) {
+        guard_leave(&g);
+        return err;
+    }
+    rp_worker *w = rp__pick_worker(loop, opts->worker);
+    rp_sock *s;
+    err = rp__sock_new(loop, w, fd, RP_SOCK_DGRAM, &s);
+    if (err) {
+        rp__net_close(fd);
+        guard_leave(&g);
+        return err;
+    }
+    s->family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
+    if (opts->flags & RP_UDP_PKTINFO)
+        s->flags |= RP_SF_PKTINFO;
+    rp_addr bound;
+    s->u.stream.local_port = rp__net_local_addr(fd, &bound) == 0 ? bound.port : addr->port;
+    rp__atomic_store_u32(&s->u.stream.peer_fixed, 0);
+    rp__sock_publish(s);
+    err = loop->backend->sock_attach(w, s);
+    if (err) {
+        s->fd = RP_FD_INVALID;
+        rp__sock_free(loop, s);
+        rp__net_close(fd);
+        guard_leave(&g);
+        return err;
+    }
+    *out = RP_SOCK_HANDLE(s);
+    guard_leave(&g);
+    return 0;
+}
+
 int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_options *opts)
 {
     rp_connect_options defaults;
@@ -461,4 +523,72 @@ int rp_socket_worker(rp_loop *loop, rp_socket socket)
         return RP_EINVAL;
     int err = rp__sock_lookup(loop, socket, &s);
     return err ? err : (int)s->worker->index;
+}
+
+/* ---- UDP ---- */
+int rp_udp_send(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count)
+{
+    submit_guard g;
+    rp_sock *s;
+    int err = rp__udp_check_dgrams(dgrams, count, 1);
+    if (err)
+        return err;
+    if ((err = socket_op(loop, op, socket, RP_OP_UDP_SEND, &s, &g)) != 0)
+        return err;
+    rp__op_claim(op, RP_OP_UDP_SEND, s->worker, socket);
+    RP_PRIV(op)->u.udp.v = dgrams;
+    RP_PRIV(op)->u.udp.count = (uint32_t)count;
+    RP_PRIV(op)->u.udp.next = 0;
+    rp__dispatch(s->worker, op);
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_udp_recv(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count)
+{
+    submit_guard g;
+    rp_sock *s;
+    int err = rp__udp_check_dgrams(dgrams, count, 0);
+    if (err)
+        return err;
+    if ((err = socket_op(loop, op, socket, RP_OP_UDP_RECV, &s, &g)) != 0)
+        return err;
+    rp__op_claim(op, RP_OP_UDP_RECV, s->worker, socket);
+    RP_PRIV(op)->u.udp.v = dgrams;
+    RP_PRIV(op)->u.udp.count = (uint32_t)count;
+    RP_PRIV(op)->u.udp.next = 0;
+    rp__dispatch(s->worker, op);
+    guard_leave(&g);
+    return 0;
+}
+
+int rp_udp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, rp_dgram *dgrams, size_t count,
+                     uint32_t flags)
+{
+    submit_guard g;
+    rp_sock *s;
+    if (!pool || !dgrams || count == 0 || count > RP_DGRAM_BATCH_MAX || (flags & ~RP_RECV_MULTISHOT) ||
+        (loop && pool->loop != loop))
+        return RP_EINVAL;
+    if ((flags & RP_RECV_MULTISHOT) && op && RP_PRIV(op)->timeout_ms)
+        return RP_EINVAL; /* a deadline ends one receive, not a stream of them */
+    int err = socket_op(loop, op, socket, RP_OP_UDP_RECV_POOL, &s, &g);
+    if (err)
+        return err;
+    if ((err = rp__recv_pool_claim(pool)) != 0) {
+        guard_leave(&g);
+        return err;
+    }
+    rp__op_claim(op, RP_OP_UDP_RECV_POOL, s->worker, socket);
+    rp_op_priv *p = RP_PRIV(op);
+    p->u.recv_pool.pool = pool;
+    p->u.recv_pool.dgrams = dgrams;
+    p->u.recv_pool.cap = (uint32_t)count;
+    if (flags & RP_RECV_MULTISHOT) {
+        p->u.recv_pool.multishot = 1;
+        p->iflags |= RP_IF_REPEATING;
+    }
+    rp__dispatch(s->worker, op);
+    guard_leave(&g);
+    return 0;
 }

@@ -19,6 +19,7 @@
 
 #include "core/backend.h"
 #include "core/bufpool.h"
+#include "posix/udp_io.h"
 
 enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT = 4, TAG_WAKE = 5, TAG_MASK = 7 };
 
@@ -56,6 +57,11 @@ typedef struct uring_worker {
 static uring_worker *uring_of(rp_worker *w) { return (uring_worker *)w->backend; }
 
 static uint64_t make_data(void *p, unsigned tag) { return (uint64_t)(uintptr_t)p | tag; }
+
+static int64_t result_of(int res)
+{
+    return res >= 0 ? res : rp__from_errno(-res);
+}
 
 static int kernel_at_least(int major, int minor)
 {
@@ -337,10 +343,155 @@ static void start_connect(rp_worker *w, rp_sock *s, rp_op *op)
     s->kernel_refs++;
 }
 
+/* ---- UDP ---- */
+/* A poll for readiness in direction tag (TAG_RECV: POLLIN, TAG_SEND: POLLOUT); the datagrams then move
+ * through posix/udp_io.c's batched calls. */
+static void start_poll(rp_worker *w, rp_sock *s, unsigned tag)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_poll_add(sqe, s->fd, tag == TAG_RECV ? POLLIN : POLLOUT);
+    io_uring_sqe_set_data64(sqe, make_data(s, tag));
+    s->kernel_refs++;
+}
+
+/* Datagrams into a segment the kernel holds, with its buffer ring: one RECVMSG (multishot on 6.0+) that
+ * writes an io_uring_recvmsg_out header, the source and the control data before each datagram. Needs
+ * room for them in a buffer: smaller buffers take the poll path. */
+static int udp_native_pool(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    rp_bufseg *seg = rp__recv_pool_seg(op);
+    RP_UNUSED(w);
+    size_t head = sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) + RP_UDP_CTRL_SIZE;
+    return seg->backend_held && seg->pool->buf_size >= head + 64 && s->type == RP_SOCK_DGRAM;
+}
+
+static void start_udp_recvmsg(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    rp_bufseg *seg = rp__recv_pool_seg(op);
+    struct msghdr *msg = &s->u.stream.io.msg; /* the template: name and control sizes */
+    memset(msg, 0, sizeof *msg);
+    msg->msg_namelen = s->family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    msg->msg_controllen = (s->flags & RP_SF_PKTINFO) ? RP_UDP_CTRL_SIZE : 0;
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_recvmsg(sqe, s->fd, msg, 0);
+    if (RP_PRIV(op)->u.recv_pool.multishot && uring_of(w)->multishot_recv)
+        sqe->ioprio |= IORING_RECV_MULTISHOT;
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = seg->group;
+    io_uring_sqe_set_data64(sqe, make_data(s, TAG_RECV));
+    s->kernel_refs++;
+}
+
+/* Tries the receive at once (data usually waits on a busy socket), else polls. */
+static void start_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    if (op->kind == RP_OP_UDP_RECV_POOL && udp_native_pool(w, s, op)) {
+        start_udp_recvmsg(w, s, op);
+        return;
+    }
+    int done = op->kind == RP_OP_UDP_RECV ? rp__udp_io_recv(w, s) : rp__udp_io_recv_pool(w, s);
+    if (!done)
+        start_poll(w, s, TAG_RECV);
+}
+
+static void start_udp_send(rp_worker *w, rp_sock *s)
+{
+    if (!rp__udp_io_send(w, s))
+        start_poll(w, s, TAG_SEND);
+}
+
+/* A readability poll of a datagram receive completed. */
+static void on_udp_poll_recv(rp_worker *w, rp_sock *s, rp_op *op, int res)
+{
+    s->kernel_refs--;
+    if (rp__io_stopping(s, RP_DIR_RECV) || (res < 0 && res != -EINTR && res != -EAGAIN)) {
+        rp__io_finish(w, s, RP_DIR_RECV, res >= 0 || res == -ECANCELED ? RP_ECANCELED : result_of(res));
+        return;
+    }
+    start_udp_recv(w, s, op);
+}
+
+static void on_udp_poll_send(rp_worker *w, rp_sock *s, int res)
+{
+    s->kernel_refs--;
+    RP_UNUSED(res);
+    if (rp__io_stopping(s, RP_DIR_SEND))
+        rp__udp_send_done(w, s); /* the untried datagrams end with RP_ECANCELED */
+    else
+        start_udp_send(w, s);
+}
+
+/* A datagram (or the end) of the native pool receive. */
+static void on_udp_recvmsg(rp_worker *w, rp_sock *s, rp_op *op, int res, unsigned flags)
+{
+    int more = (flags & IORING_CQE_F_MORE) != 0;
+    if (!more)
+        s->kernel_refs--;
+    int64_t idx = (flags & IORING_CQE_F_BUFFER) ? (int64_t)(flags >> IORING_CQE_BUFFER_SHIFT) : -1;
+    if (res >= 0 && idx >= 0) {
+        rp_bufseg *seg = rp__recv_pool_seg(op);
+        char *buf = seg->base + (size_t)idx * seg->pool->buf_size;
+        struct msghdr *msg = &s->u.stream.io.msg;
+        struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, msg);
+        if (!o) { /* cannot happen with the sizes udp_native_pool checks; never deliver garbage */
+            rp__buf_untake(w, s, idx);
+        } else {
+            struct sockaddr_storage ss;
+            rp_addr peer, local;
+            memset(&ss, 0, sizeof ss);
+            memcpy(&ss, io_uring_recvmsg_name(o), o->namelen < sizeof ss ? o->namelen : sizeof ss);
+            if (o->namelen == 0 || rp__net_from_sockaddr_unmapped(&ss, &peer) != 0)
+                memset(&peer, 0, sizeof peer);
+            int has_local = 0;
+            if (s->flags & RP_SF_PKTINFO) {
+                struct msghdr c;
+                memset(&c, 0, sizeof c);
+                c.msg_control = io_uring_recvmsg_cmsg_firsthdr(o, msg) ? (void *)((char *)(o + 1) + msg->msg_namelen) : NULL;
+                c.msg_controllen = c.msg_control ? o->controllen : 0;
+                has_local = c.msg_control && rp__udp_local_from_cmsg(&c, s->u.stream.local_port, &local) == 0;
+            }
+            char *payload = io_uring_recvmsg_payload(o, msg);
+            uint32_t len = (uint32_t)io_uring_recvmsg_payload_length(o, res, msg);
+            uint32_t dflags = (o->flags & MSG_TRUNC) ? RP_DGRAM_TRUNC : 0u;
+            if (rp__recv_pool_dgram(w, s, idx, (uint32_t)(payload - buf), len, dflags, &peer,
+                                    has_local ? &local : NULL) == RP_IO_FINISHED)
+                return;
+        }
+        if (more)
+            return;
+        /* The kernel ended the multishot receive (or a single one went on): the next request. */
+        if (rp__io_stopping(s, RP_DIR_RECV))
+            rp__io_finish(w, s, RP_DIR_RECV, RP_ECANCELED);
+        else
+            start_udp_recvmsg(w, s, op);
+        return;
+    }
+    if (idx >= 0)
+        rp__buf_untake(w, s, idx);
+    if (more)
+        return;
+    if (!rp__io_stopping(s, RP_DIR_RECV)) {
+        if (res == -ENOBUFS) {
+            rp__recv_pool_starved(w, s); /* the ring ran dry: goes on when buffers come back */
+            return;
+        }
+        if (res == -EINTR || res == -EAGAIN || rp__udp_error_ignorable(s, -res)) {
+            start_udp_recvmsg(w, s, op);
+            return;
+        }
+    } else if (res == -ENOBUFS || res == -EINTR || res == -EAGAIN) {
+        res = -ECANCELED;
+    }
+    rp__io_finish(w, s, RP_DIR_RECV, result_of(res));
+}
+
 static void uring_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
 {
     RP_UNUSED(dir);
     switch ((rp_op_kind)op->kind) {
+    case RP_OP_UDP_SEND: start_udp_send(w, s); break;
+    case RP_OP_UDP_RECV:
+    case RP_OP_UDP_RECV_POOL: start_udp_recv(w, s, op); break;
     case RP_OP_RECV: start_recv(w, s, op); break;
     case RP_OP_RECV_POOL: start_recv_pool(w, s, op); break;
     case RP_OP_SEND: start_send(w, s, op); break;
@@ -397,11 +548,6 @@ static void uring_sock_close(rp_worker *w, rp_sock *s)
         rp__net_close(s->fd);
         s->fd = RP_FD_INVALID;
     }
-}
-
-static int64_t result_of(int res)
-{
-    return res >= 0 ? res : rp__from_errno(-res);
 }
 
 static void on_recv(rp_worker *w, rp_sock *s, int res)
@@ -464,6 +610,14 @@ static void on_recv_cqe(rp_worker *w, rp_sock *s, int res, unsigned flags)
     switch ((rp_op_kind)(op ? op->kind : RP_OP_NONE)) {
     case RP_OP_RECV: on_recv(w, s, res); return;
     case RP_OP_RECV_POOL: on_recv_pool(w, s, op, res, flags); return;
+    case RP_OP_UDP_RECV: on_udp_poll_recv(w, s, op, res); return;
+    case RP_OP_UDP_RECV_POOL:
+        if (udp_native_pool(w, s, op))
+            on_udp_recvmsg(w, s, op, res, flags);
+        else
+            on_udp_poll_recv(w, s, op, res);
+        return;
+    case RP_OP_UDP_SEND:
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
@@ -478,6 +632,10 @@ static void on_recv_cqe(rp_worker *w, rp_sock *s, int res, unsigned flags)
 static void on_send(rp_worker *w, rp_sock *s, int res, unsigned flags)
 {
     rp_op *op = rp__io_op(s, RP_DIR_SEND);
+    if (op && op->kind == RP_OP_UDP_SEND) {
+        on_udp_poll_send(w, s, res);
+        return;
+    }
     /* Zero-copy: the result comes first (flagged MORE), the notification that the kernel is done with
      * the buffer after it; the send completes only then, so the caller's buffer rule stays the same. */
     if (flags & IORING_CQE_F_MORE) {

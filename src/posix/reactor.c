@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "posix/poller.h"
+#include "posix/udp_io.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE is set on the socket instead */
@@ -184,6 +185,32 @@ static void try_send(rp_worker *w, rp_sock *s)
     }
 }
 
+/* Datagrams: tried at once; waiting for readiness only when the socket had nothing (or no room). */
+static void try_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    if (!(s->bflags & REACTOR_BF_MAYBE_READABLE))
+        return;
+    int done = op->kind == RP_OP_UDP_RECV ? rp__udp_io_recv(w, s) : rp__udp_io_recv_pool(w, s);
+    if (!done)
+        s->bflags &= ~REACTOR_BF_MAYBE_READABLE; /* drained: the next datagram raises an edge */
+}
+
+static void try_udp_send(rp_worker *w, rp_sock *s)
+{
+    if (!rp__udp_io_send(w, s))
+        watch_write(w, s, 1);
+}
+
+/* The active send goes on after writability: by its kind. */
+static void resume_send(rp_worker *w, rp_sock *s)
+{
+    rp_op *op = rp__io_op(s, RP_DIR_SEND);
+    if (op && op->kind == RP_OP_UDP_SEND)
+        try_udp_send(w, s);
+    else
+        try_send(w, s);
+}
+
 /* A send started by the core goes out at the next flush (after the delivery round, or before the wait),
  * with every other send the round queued on the socket: one sendmsg instead of one send each. If the
  * list cannot grow, it is tried at once. */
@@ -292,6 +319,9 @@ void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     case RP_OP_SEND: defer_send(w, s); break;
     case RP_OP_ACCEPT: try_accept(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
+    case RP_OP_UDP_SEND: try_udp_send(w, s); break;
+    case RP_OP_UDP_RECV:
+    case RP_OP_UDP_RECV_POOL: try_udp_recv(w, s, op); break;
     RP_CASE_KINDS_RUN_BY_THE_CORE: break;
     }
 }
@@ -331,7 +361,7 @@ static void on_event(rp_worker *w, rp_sock *s, uint32_t ev, int error)
         if (rp__io_active(s, RP_DIR_CONNECT))
             finish_connect(w, s, error);
         else if (rp__io_active(s, RP_DIR_SEND))
-            try_send(w, s);
+            resume_send(w, s);
         else if ((s->bflags & REACTOR_BF_WRITE_INTEREST) && !rp__sock_closing(s))
             watch_write(w, s, 0); /* nothing left to send: stop watching */
     }

@@ -151,6 +151,10 @@ static int iocp_attach(rp_worker *w, rp_sock *s)
         io_init(&s->u.stream.io.rio, s, RP_DIR_RECV);
         io_init(&s->u.stream.io.sio, s, RP_DIR_SEND);
         io_init(&s->u.stream.io.cio, s, RP_DIR_CONNECT);
+    } else if (s->type == RP_SOCK_DGRAM) {
+        io_init(&s->u.stream.io.rio, s, RP_DIR_RECV);
+        io_init(&s->u.stream.io.sio, s, RP_DIR_SEND);
+        s->u.stream.io.dgram.pool_idx = -1;
     }
     return 0;
 }
@@ -276,6 +280,9 @@ static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD by
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
     case RP_OP_SEND:
+    case RP_OP_UDP_SEND:
+    case RP_OP_UDP_RECV:
+    case RP_OP_UDP_RECV_POOL: /* datagram sockets take on_udp_recv */
     RP_CASE_KINDS_RUN_BY_THE_CORE: break; /* never in the receive direction (op table) */
     }
     rp__io_finish(w, s, RP_DIR_RECV, RP_EINVAL);
@@ -481,6 +488,189 @@ static void cancel_accepts(rp_sock *s)
             CancelIoEx((HANDLE)s->fd, &a->slots[i].io.ov); /* fails harmlessly if it is on the done list */
 }
 
+/* ---- UDP ---- */
+/* A receive error that must not end a receive: an ICMP report on an unconnected socket (SIO_UDP_CONNRESET
+ * is off, but a platform that ignores it must not end the receive loop either). */
+static int udp_ignorable(const rp_sock *s, int e)
+{
+    return !rp__atomic_load_u32(&((rp_sock *)s)->u.stream.peer_fixed) &&
+           (e == WSAECONNRESET || e == WSAENETRESET || e == WSAEHOSTUNREACH || e == WSAENETUNREACH);
+}
+
+/* A receive error as the caller sees it: on a connected socket the ICMP port unreachable arrives as a
+ * reset, which for a datagram socket means the peer refused. */
+static int udp_error(int e) { return e == WSAECONNRESET ? RP_ECONNREFUSED : rp__from_wsa(e); }
+
+/* One datagram without blocking: 0 (with its length, flags and source), or the WSA error. */
+static int udp_recv_now(rp_sock *s, void *buf, uint32_t len, uint32_t *n, uint32_t *dflags, rp_addr *peer)
+{
+    struct sockaddr_storage from;
+    INT fromlen = sizeof from;
+    WSABUF b;
+    DWORD got = 0, flags = 0;
+    b.buf = (char *)buf;
+    b.len = len;
+    *dflags = 0;
+    int e = WSARecvFrom(s->fd, &b, 1, &got, &flags, (struct sockaddr *)&from, &fromlen, NULL, NULL) == 0
+                ? 0 : WSAGetLastError();
+    if (e == WSAEMSGSIZE) { /* truncated: the buffer is full, the rest of the datagram is gone */
+        e = 0;
+        got = len;
+        *dflags = RP_DGRAM_TRUNC;
+    }
+    if (e == 0 && rp__net_from_sockaddr_unmapped(&from, peer) != 0)
+        memset(peer, 0, sizeof *peer);
+    *n = got;
+    return e;
+}
+
+/* Posts one overlapped WSARecvFrom: into the first datagram of an rp_udp_recv, or into a pool buffer
+ * taken now (a pool receive waiting for a buffer posts nothing: the core starts it again). */
+static void start_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    rp_win_io *io = &s->u.stream.io.rio;
+    WSABUF b;
+    if (op->kind == RP_OP_UDP_RECV) {
+        rp_dgram *d = &RP_PRIV(op)->u.udp.v[0];
+        b.buf = (char *)d->base;
+        b.len = d->len;
+    } else {
+        void *buf;
+        size_t len;
+        int64_t idx = rp__buf_take(w, s, &buf, &len);
+        if (idx < 0)
+            return;
+        s->u.stream.io.dgram.pool_idx = idx;
+        b.buf = (char *)buf;
+        b.len = (ULONG)len;
+    }
+    io->zero_read = 0;
+    memset(&io->ov, 0, sizeof io->ov);
+    s->u.stream.io.dgram.fromlen = (INT)sizeof s->u.stream.io.dgram.from;
+    s->u.stream.io.dgram.flags = 0;
+    DWORD bytes = 0;
+    int rc = WSARecvFrom(s->fd, &b, 1, &bytes, &s->u.stream.io.dgram.flags,
+                         (struct sockaddr *)&s->u.stream.io.dgram.from, &s->u.stream.io.dgram.fromlen, &io->ov, NULL);
+    issued(w, s, io, rc == 0, bytes);
+}
+
+/* After the posted receive of a pool receive delivered: the datagrams already waiting, into more pool
+ * buffers without blocking; then the next posted receive. */
+static void drain_udp_pool(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    for (int k = 0; k < 64; k++) {
+        void *buf;
+        size_t len;
+        int64_t idx = rp__buf_take(w, s, &buf, &len);
+        if (idx < 0)
+            return; /* waits for buffers or deliveries: the core starts it again */
+        uint32_t n, dflags;
+        rp_addr peer;
+        int e = udp_recv_now(s, buf, (uint32_t)len, &n, &dflags, &peer);
+        if (e) {
+            rp__buf_untake(w, s, idx);
+            if (e == WSAEWOULDBLOCK)
+                break;
+            if (udp_ignorable(s, e))
+                continue;
+            rp__io_finish(w, s, RP_DIR_RECV, udp_error(e));
+            return;
+        }
+        if (rp__recv_pool_dgram(w, s, idx, 0, n, dflags, &peer, NULL) == RP_IO_FINISHED)
+            return;
+    }
+    start_udp_recv(w, s, op);
+}
+
+static void on_udp_recv(rp_worker *w, rp_sock *s, int error, DWORD bytes)
+{
+    rp_op *op = rp__io_op(s, RP_DIR_RECV);
+    int64_t idx = s->u.stream.io.dgram.pool_idx;
+    s->u.stream.io.dgram.pool_idx = -1;
+    uint32_t dflags = 0;
+    if (error == WSAEMSGSIZE) {
+        error = 0;
+        dflags = RP_DGRAM_TRUNC;
+    }
+    if (error || rp__io_stopping(s, RP_DIR_RECV)) {
+        if (idx >= 0)
+            rp__buf_untake(w, s, idx);
+        if (rp__io_stopping(s, RP_DIR_RECV))
+            rp__io_finish(w, s, RP_DIR_RECV, RP_ECANCELED);
+        else if (udp_ignorable(s, error))
+            start_udp_recv(w, s, op);
+        else
+            rp__io_finish(w, s, RP_DIR_RECV, udp_error(error));
+        return;
+    }
+    rp_addr peer;
+    if (rp__net_from_sockaddr_unmapped((const struct sockaddr_storage *)(const void *)&s->u.stream.io.dgram.from, &peer))
+        memset(&peer, 0, sizeof peer);
+    if (op->kind == RP_OP_UDP_RECV_POOL) {
+        if (rp__recv_pool_dgram(w, s, idx, 0, bytes, dflags, &peer, NULL) != RP_IO_FINISHED)
+            drain_udp_pool(w, s, op);
+        return;
+    }
+    rp_op_priv *p = RP_PRIV(op);
+    rp_dgram *d = p->u.udp.v;
+    d[0].len = bytes;
+    d[0].flags = (uint16_t)dflags;
+    d[0].error = 0;
+    d[0].peer = peer;
+    memset(&d[0].local, 0, sizeof d[0].local);
+    uint32_t got = 1;
+    while (got < p->u.udp.count) {
+        uint32_t n;
+        int e = udp_recv_now(s, d[got].base, d[got].len, &n, &dflags, &d[got].peer);
+        if (e && udp_ignorable(s, e))
+            continue;
+        if (e)
+            break; /* nothing more now (or an error: the next receive reports it) */
+        d[got].len = n;
+        d[got].flags = (uint16_t)dflags;
+        d[got].error = 0;
+        memset(&d[got].local, 0, sizeof d[got].local);
+        got++;
+    }
+    rp__io_finish(w, s, RP_DIR_RECV, got);
+}
+
+/* Datagrams go out with plain non-blocking sends; only one the socket has no room for is posted
+ * overlapped, and the rest follow once it has completed. */
+static void udp_send_go(rp_worker *w, rp_sock *s)
+{
+    rp_op_priv *p = RP_PRIV(rp__io_op(s, RP_DIR_SEND));
+    while (p->u.udp.next < p->u.udp.count && !rp__io_stopping(s, RP_DIR_SEND)) {
+        rp_dgram *d = &p->u.udp.v[p->u.udp.next];
+        int err = rp__udp_send_one_now(s, d);
+        if (err == RP_EAGAIN) {
+            rp_win_io *io = &s->u.stream.io.sio;
+            int len = 0;
+            rp__udp_dest(s, d, &s->u.stream.connect_addr, &len); /* it worked a moment ago */
+            WSABUF b;
+            b.buf = (char *)d->base;
+            b.len = d->len;
+            DWORD bytes = 0;
+            memset(&io->ov, 0, sizeof io->ov);
+            int rc = WSASendTo(s->fd, &b, 1, &bytes, 0, len ? (struct sockaddr *)&s->u.stream.connect_addr : NULL, len,
+                               &io->ov, NULL);
+            issued(w, s, io, rc == 0, bytes);
+            return;
+        }
+        d->error = err;
+        p->u.udp.next++;
+    }
+    rp__udp_send_done(w, s); /* datagrams not tried when it was stopped end with RP_ECANCELED */
+}
+
+static void on_udp_send(rp_worker *w, rp_sock *s, int error)
+{
+    rp_op_priv *p = RP_PRIV(rp__io_op(s, RP_DIR_SEND));
+    p->u.udp.v[p->u.udp.next].error = error ? udp_error(error) : 0;
+    p->u.udp.next++;
+    udp_send_go(w, s);
+}
+
 /* ---- the vtable ---- */
 static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
 {
@@ -489,6 +679,9 @@ static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     case RP_OP_RECV:
     case RP_OP_RECV_POOL: start_recv(w, s, op); break;
     case RP_OP_SEND: start_send(w, s, op); break;
+    case RP_OP_UDP_SEND: udp_send_go(w, s); break;
+    case RP_OP_UDP_RECV:
+    case RP_OP_UDP_RECV_POOL: start_udp_recv(w, s, op); break;
     case RP_OP_ACCEPT: post_accepts(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
     RP_CASE_KINDS_RUN_BY_THE_CORE: break;
@@ -534,8 +727,18 @@ static void handle(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
     rp_sock *s = io->sock;
     s->kernel_refs--;
     switch ((enum rp_dir)io->dir) {
-    case RP_DIR_RECV: on_recv(w, s, io, error, bytes); break;
-    case RP_DIR_SEND: on_send(w, s, error, bytes); break;
+    case RP_DIR_RECV:
+        if (s->type == RP_SOCK_DGRAM)
+            on_udp_recv(w, s, error, bytes);
+        else
+            on_recv(w, s, io, error, bytes);
+        break;
+    case RP_DIR_SEND:
+        if (s->type == RP_SOCK_DGRAM)
+            on_udp_send(w, s, error);
+        else
+            on_send(w, s, error, bytes);
+        break;
     case RP_DIR_CONNECT: on_connect(w, s, error); break;
     case RP_DIR_ACCEPT: on_accept(w, s, (accept_slot *)(void *)io, error); break;
     }

@@ -18,7 +18,16 @@ typedef struct rp_win_io {
 } rp_win_io;
 
 typedef struct rp_stream_io {
-    rp_win_io rio, sio, cio; /* receive, send, connect requests */
+    rp_win_io rio, sio; /* receive, send requests */
+    union {
+        rp_win_io cio;  /* TCP: the connect request */
+        struct {        /* UDP: what a posted receive fills in */
+            struct sockaddr_in6 from;
+            INT fromlen;
+            DWORD flags;
+            int64_t pool_idx; /* the pool buffer a posted pool receive reads into, or -1 */
+        } dgram;
+    };
 } rp_stream_io;
 
 #endif

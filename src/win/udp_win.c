@@ -1,0 +1,163 @@
+/* UDP on Windows: the bound socket and its options (ICMP resets turned off), multicast membership, and
+ * the non-blocking datagram send that rp_udp_try_send and the IOCP backend's send share. */
+#include "core/internal.h"
+#include "win/net_win.h"
+
+#include <mstcpip.h>
+
+#ifndef SIO_UDP_CONNRESET
+#define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
+#endif
+#ifndef SIO_UDP_NETRESET
+#define SIO_UDP_NETRESET _WSAIOW(IOC_VENDOR, 15)
+#endif
+
+static int last_error(void) { return rp__from_wsa(WSAGetLastError()); }
+
+static int set_opt(rp_fd fd, int level, int name, const void *v, int len)
+{
+    return setsockopt(fd, level, name, (const char *)v, len) == 0 ? 0 : last_error();
+}
+
+static int apply_options(rp_fd fd, int family, const rp_udp_options *o)
+{
+    DWORD on = 1, off = 0;
+    int err = 0;
+    if (o->flags & (RP_UDP_REUSEPORT | RP_UDP_PKTINFO))
+        return RP_ENOTSUP; /* no SO_REUSEPORT; PKTINFO needs WSARecvMsg, which this backend does not use */
+    if (o->flags & RP_UDP_REUSEADDR)
+        err = set_opt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (!err && family == AF_INET6) {
+        DWORD v6only = (o->flags & RP_UDP_V6ONLY) ? 1 : 0;
+        err = set_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    if (!err && (o->flags & RP_UDP_BROADCAST))
+        err = set_opt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on);
+    if (!err && o->recv_buffer)
+        err = set_opt(fd, SOL_SOCKET, SO_RCVBUF, &o->recv_buffer, sizeof o->recv_buffer);
+    if (!err && o->send_buffer)
+        err = set_opt(fd, SOL_SOCKET, SO_SNDBUF, &o->send_buffer, sizeof o->send_buffer);
+    if (!err && (o->flags & RP_UDP_MULTICAST_NO_LOOP)) {
+        if (family == AF_INET6)
+            err = set_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &off, sizeof off);
+        int e4 = set_opt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &off, sizeof off);
+        if (family == AF_INET)
+            err = e4;
+    }
+    if (!err && o->multicast_ttl >= 0) {
+        DWORD ttl = (DWORD)o->multicast_ttl;
+        if (family == AF_INET6)
+            err = set_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof ttl);
+        int e4 = set_opt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+        if (!err && family == AF_INET)
+            err = e4;
+    }
+    return err;
+}
+
+int rp__net_udp_socket(const rp_addr *addr, const rp_udp_options *opts, int nonblocking, rp_fd *out)
+{
+    RP_UNUSED(nonblocking);
+    int family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
+    *out = RP_FD_INVALID;
+    SOCKET s = WSASocketW(family, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET)
+        return last_error();
+    /* Non-blocking for the plain calls (try-send, draining receives); overlapped requests ignore the mode. */
+    int err = rp__net_set_nonblocking(s);
+    if (!err) {
+        /* Without this, an ICMP port unreachable for any datagram this socket sent makes the next receive
+         * fail with WSAECONNRESET (and TTL expiry with WSAENETRESET), which would end the receive of a
+         * server for one vanished client. Best effort: the receive path ignores those errors on an
+         * unconnected socket anyway. */
+        BOOL off = FALSE;
+        DWORD bytes = 0;
+        WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof off, NULL, 0, &bytes, NULL, NULL);
+        WSAIoctl(s, SIO_UDP_NETRESET, &off, sizeof off, NULL, 0, &bytes, NULL, NULL);
+        err = apply_options(s, family, opts);
+    }
+    struct sockaddr_storage ss;
+    int len = 0;
+    if (!err)
+        err = rp__net_to_sockaddr(addr, &ss, &len);
+    if (!err && bind(s, (struct sockaddr *)&ss, len) != 0)
+        err = last_error();
+    if (err) {
+        closesocket(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+int rp__net_udp_connect(rp_fd fd, int family, const rp_addr *peer)
+{
+    rp_sock fake; /* rp__udp_dest maps an IPv4 peer for a dual-stack socket */
+    memset(&fake, 0, sizeof fake);
+    fake.family = family;
+    rp_dgram d;
+    memset(&d, 0, sizeof d);
+    d.peer = *peer;
+    struct sockaddr_storage ss;
+    int len = 0;
+    int err = rp__udp_dest(&fake, &d, &ss, &len);
+    if (err)
+        return err;
+    return connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : last_error();
+}
+
+int rp__net_udp_membership(rp_fd fd, int family, const rp_addr *group, const rp_addr *iface, int join)
+{
+    RP_UNUSED(family);
+    if (group->family == RP_AF_INET) {
+        struct ip_mreq m;
+        memset(&m, 0, sizeof m);
+        memcpy(&m.imr_multiaddr, group->ip, 4);
+        if (iface)
+            memcpy(&m.imr_interface, iface->ip, 4);
+        return set_opt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof m);
+    }
+    struct ipv6_mreq m;
+    memset(&m, 0, sizeof m);
+    memcpy(&m.ipv6mr_multiaddr, group->ip, 16);
+    m.ipv6mr_interface = iface ? iface->scope_id : 0;
+    return set_opt(fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &m, sizeof m);
+}
+
+int rp__net_udp_drops(rp_fd fd, uint64_t *out)
+{
+    RP_UNUSED(fd);
+    RP_UNUSED(out);
+    return RP_ENOTSUP; /* Winsock keeps no per-socket drop count */
+}
+
+int rp__udp_send_one_now(rp_sock *s, rp_dgram *d)
+{
+    struct sockaddr_storage to;
+    int len = 0;
+    int err = rp__udp_dest(s, d, &to, &len);
+    if (err)
+        return err;
+    WSABUF b;
+    b.buf = (char *)d->base;
+    b.len = d->len;
+    DWORD sent = 0;
+    if (WSASendTo(s->fd, &b, 1, &sent, 0, len ? (struct sockaddr *)&to : NULL, len, NULL, NULL) == 0)
+        return 0;
+    int e = WSAGetLastError();
+    if (e == WSAEWOULDBLOCK)
+        return RP_EAGAIN;
+    return e == WSAECONNRESET ? RP_ECONNREFUSED : rp__from_wsa(e);
+}
+
+int rp__net_udp_send_now(rp_sock *s, rp_dgram *dgrams, uint32_t count)
+{
+    uint32_t i = 0;
+    for (; i < count; i++) {
+        int err = rp__udp_send_one_now(s, &dgrams[i]);
+        if (err == RP_EAGAIN)
+            break;
+        dgrams[i].error = err;
+    }
+    return i == 0 && count > 0 ? RP_EAGAIN : (int)i;
+}

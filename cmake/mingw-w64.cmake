@@ -14,9 +14,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # Self-contained executables: Wine then finds no missing runtime DLLs.
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static -static-libgcc -static-libstdc++")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc -static-libstdc++")
+# Tests start through cmake/wine-run.sh, which retries only a start that Wine itself failed.
 find_program(RINGPORT_WINE NAMES wine wine64)
 if(RINGPORT_WINE)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${RINGPORT_WINE})
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/wine-run.sh)
 endif()
 # pkg-config must not hand the host's Linux libraries (liburing, libuv) to the cross build.
 set(ENV{PKG_CONFIG_LIBDIR} "${CMAKE_FIND_ROOT_PATH}/lib/pkgconfig")

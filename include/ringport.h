@@ -508,6 +508,8 @@ RP_API int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *
 #define RP_DGRAM_MAX 65507u
 /* Most datagrams one send or receive takes. */
 #define RP_DGRAM_BATCH_MAX 1024u
+/* Most segments one rp_dgram with a segment size may be cut into (Linux's UDP_MAX_SEGMENTS). */
+#define RP_DGRAM_SEGMENTS_MAX 64u
 
 /* One datagram. Caller-owned; an array of them is named by a UDP op and belongs to ringport from the
  * submission until the final completion (a multishot pool receive rewrites it at each completion). */
@@ -517,7 +519,13 @@ typedef struct rp_dgram {
     uint32_t len;      /* send: bytes to send (0 .. RP_DGRAM_MAX); rp_udp_recv: capacity in, bytes received
                           out (at most the capacity); pool receives: bytes received */
     uint16_t flags;    /* receives: RP_DGRAM_*; send: must be 0 */
-    uint16_t reserved0; /* must be 0 */
+    uint16_t segment;  /* send: 0, or a segment size: the len bytes go out as datagrams of `segment` bytes
+                          each (the last may be shorter; at most RP_DGRAM_SEGMENTS_MAX of them), all to
+                          peer. Linux hands them to the kernel in one call (UDP GSO, UDP_SEGMENT); where
+                          the kernel or device refuses (EIO, EINVAL) the library splits them itself from
+                          then on for that socket, as it always does elsewhere. The datagram counts as one
+                          in results; if a segment fails, error says why (earlier segments went out).
+                          receives: 0 */
     int32_t error;     /* send, out: 0 if the datagram was handed to the kernel, else why not (RP_E*);
                           receives: 0 */
     uint32_t reserved1; /* must be 0 */
@@ -570,7 +578,8 @@ RP_API int rp_udp_connect(rp_loop *loop, rp_socket socket, const rp_addr *peer);
  * cancelled or closed part-way completes with the count sent so far, the rest having error
  * RP_ECANCELED (RP_ECANCELED as the result if none went). Sends on a socket go out in submission order.
  * Returns 0, RP_EINVAL (NULL loop/op/dgrams, count 0 or too large, len above RP_DGRAM_MAX, NULL base
- * with len > 0, non-zero flags or reserved fields, a peer family other than 0, RP_AF_INET, RP_AF_INET6,
+ * with len > 0, non-zero flags or reserved field, more than RP_DGRAM_SEGMENTS_MAX segments, a peer
+ * family other than 0, RP_AF_INET, RP_AF_INET6,
  * not a UDP socket, NULL cb in a threaded loop), RP_EBUSY, RP_EBADF, RP_ESHUTDOWN. */
 RP_API int rp_udp_send(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count);
 
@@ -600,7 +609,8 @@ RP_API int rp_udp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpo
 /* Sends datagrams now, without an op: for caller-driven game loops that send a tick's snapshots at once.
  * Never blocks: stops at the first datagram the socket has no room for. Returns how many datagrams were
  * dealt with, k (1 .. count): each of dgrams[0 .. k) has error 0 if the kernel took it, or why it was
- * refused (the call goes on with the next); dgrams[k ..) found no room and were not sent. Returns
+ * refused (the call goes on with the next), or RP_EAGAIN if it had a segment size and only its first
+ * segments found room; dgrams[k ..) found no room and were not sent. Returns
  * RP_EAGAIN if the first already found no room, or RP_EINVAL (as rp_udp_send), RP_EBADF. Datagrams of an
  * rp_udp_send in progress on the socket may go out before or after these. Any thread. */
 RP_API int rp_udp_try_send(rp_loop *loop, rp_socket socket, rp_dgram *dgrams, size_t count);

@@ -121,6 +121,7 @@ typedef struct rp_op_priv {
             rp_dgram *v;
             uint32_t count;
             uint32_t next;    /* send: the first datagram not tried yet */
+            uint32_t seg_off; /* send: bytes of datagram next already sent as segments (no GSO) */
         } udp;
         struct {
             rp_bufpool *pool;
@@ -228,6 +229,7 @@ struct rp_sock {
             } connect_addr;       /* connect target, stable while the connect is in flight */
             rp_atomic_u32 peer_fixed; /* UDP: rp_udp_connect fixed a peer (sends need no destination) */
             uint16_t local_port;      /* UDP: the bound port, reported in rp_dgram.local */
+            rp_atomic_u32 gso_off;    /* UDP: the kernel refused GSO once: segments are split here */
         } stream;                 /* also the record of UDP sockets (RP_SOCK_DGRAM) */
     } u;
 };
@@ -445,6 +447,12 @@ int rp__net_udp_drops(rp_fd fd, uint64_t *out);
 /* Sends dgrams[0..count) without blocking (rp_udp_try_send); returns the number dealt with (each one's
  * error set) before the first that found no room, or RP_EAGAIN if that was the first. */
 int rp__net_udp_send_now(rp_sock *s, rp_dgram *dgrams, uint32_t count);
+/* The segment of datagram d that starts at off: its length (d->len - off without a segment size). */
+static inline uint32_t rp__udp_seg_len(const rp_dgram *d, uint32_t off)
+{
+    uint32_t left = d->len - off;
+    return d->segment && d->segment < left ? d->segment : left;
+}
 /* The UDP destination of d for a socket of family (IPv4 peers of a dual-stack socket are mapped): fills
  * sa/len, 0 with len 0 for "the connected peer", or RP_EINVAL / RP_EAFNOSUPPORT. */
 int rp__udp_dest(const rp_sock *s, const rp_dgram *d, void *sa, int *len);

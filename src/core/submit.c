@@ -2,6 +2,7 @@
  * owning worker (directly when called from it, otherwise through its inbox). Nothing here fails after
  * the op has been claimed, so a negative return always means "nothing happened". */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "core/backend.h"
 #include "core/bufpool.h"
@@ -349,6 +350,9 @@ int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp
     rp_addr bound;
     s->u.stream.local_port = rp__net_local_addr(fd, &bound) == 0 ? bound.port : addr->port;
     rp__atomic_store_u32(&s->u.stream.peer_fixed, 0);
+    /* RINGPORT_UDP_NO_GSO=1 (test-only) takes the path of devices without UDP GSO: segments split here. */
+    const char *no_gso = getenv("RINGPORT_UDP_NO_GSO");
+    rp__atomic_store_u32(&s->u.stream.gso_off, no_gso && no_gso[0] == '1');
     rp__sock_publish(s);
     err = loop->backend->sock_attach(w, s);
     if (err) {
@@ -539,6 +543,7 @@ int rp_udp_send(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, si
     RP_PRIV(op)->u.udp.v = dgrams;
     RP_PRIV(op)->u.udp.count = (uint32_t)count;
     RP_PRIV(op)->u.udp.next = 0;
+    RP_PRIV(op)->u.udp.seg_off = 0;
     rp__dispatch(s->worker, op);
     guard_leave(&g);
     return 0;

@@ -22,7 +22,9 @@ int rp__udp_check_dgrams(const rp_dgram *v, size_t count, int sending)
             return RP_EINVAL;
         if (!sending)
             continue;
-        if (d->len > RP_DGRAM_MAX || d->flags || d->reserved0 || d->reserved1)
+        if (d->len > RP_DGRAM_MAX || d->flags || d->reserved1)
+            return RP_EINVAL;
+        if (d->segment && (d->len + d->segment - 1u) / d->segment > RP_DGRAM_SEGMENTS_MAX)
             return RP_EINVAL;
         if (d->peer.family != 0 && d->peer.family != RP_AF_INET && d->peer.family != RP_AF_INET6)
             return RP_EINVAL;

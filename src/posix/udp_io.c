@@ -4,6 +4,7 @@
  * up to UDP_BATCH datagrams); elsewhere (macOS) the same loops run one recvmsg/sendmsg per datagram. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -394,9 +395,21 @@ int rp__udp_io_recv_pool(rp_worker *w, rp_sock *s)
 
 /* ---- sending ---- */
 
-/* Sends v[from .. n): returns the index of the first datagram not tried (n when all were), or with
- * *again set the one the socket had no room for. */
-static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, int *again)
+#if defined(__linux__) && defined(UDP_SEGMENT)
+#define HAVE_GSO 1
+#endif
+
+/* What one message of a send batch carries: a datagram, a segment of one, or (GSO) all its segments. */
+typedef struct send_ent {
+    uint32_t idx; /* its datagram */
+    uint32_t end; /* offset in the datagram after this message */
+    int gso;      /* UDP_SEGMENT set on it */
+} send_ent;
+
+/* Sends v[from .. n), resuming datagram `from` at *seg_off (bytes of its segments already sent). Returns
+ * the index of the first datagram not dealt with (n when all were), with *again set if the socket had no
+ * room for it (then *seg_off says how far it got). */
+static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, uint32_t *seg_off, int *again)
 {
     *again = 0;
     while (from < n) {
@@ -409,29 +422,61 @@ static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, in
 #endif
         struct iovec iov[UDP_BATCH];
         struct sockaddr_storage name[UDP_BATCH];
-        uint32_t k = 0;
-        /* Gather datagrams with a valid destination; one without ends the batch and fails alone. */
-        while (from + k < n && k < UDP_BATCH) {
-            rp_dgram *d = &v[from + k];
+        send_ent ent[UDP_BATCH];
+#if HAVE_GSO
+        union {
+            struct cmsghdr align;
+            char bytes[CMSG_SPACE(sizeof(uint16_t))];
+        } ctrl[UDP_BATCH];
+        int gso = !rp__atomic_load_u32(&s->u.stream.gso_off);
+#endif
+        uint32_t k = 0, idx = from, off = *seg_off;
+        /* Gather messages; a datagram without a valid destination ends the batch and fails alone. */
+        while (idx < n && k < UDP_BATCH) {
+            rp_dgram *d = &v[idx];
             int len = 0;
             int err = rp__udp_dest(s, d, &name[k], &len);
             if (err) {
                 if (k == 0) {
                     d->error = err;
-                    from++;
+                    from = ++idx;
+                    off = *seg_off = 0;
                     continue;
                 }
                 break;
             }
             struct msghdr *h = &m[k].msg_hdr;
             memset(h, 0, sizeof *h);
-            iov[k].iov_base = d->base;
-            iov[k].iov_len = d->len;
-            h->msg_iov = &iov[k];
-            h->msg_iovlen = 1;
             h->msg_name = len ? &name[k] : NULL;
             h->msg_namelen = (socklen_t)len;
+            h->msg_iov = &iov[k];
+            h->msg_iovlen = 1;
+            uint32_t part = rp__udp_seg_len(d, off);
+            ent[k].gso = 0;
+#if HAVE_GSO
+            if (gso && off == 0 && part < d->len) { /* the whole datagram, cut by the kernel */
+                part = d->len;
+                h->msg_control = ctrl[k].bytes;
+                h->msg_controllen = sizeof ctrl[k].bytes;
+                struct cmsghdr *c = CMSG_FIRSTHDR(h);
+                c->cmsg_level = SOL_UDP;
+                c->cmsg_type = UDP_SEGMENT;
+                c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                uint16_t size = d->segment;
+                memcpy(CMSG_DATA(c), &size, sizeof size);
+                ent[k].gso = 1;
+            }
+#endif
+            iov[k].iov_base = (char *)d->base + off;
+            iov[k].iov_len = part;
+            ent[k].idx = idx;
+            ent[k].end = off + part;
             k++;
+            off += part;
+            if (off >= d->len) {
+                idx++;
+                off = 0;
+            }
         }
         if (k == 0)
             continue;
@@ -445,10 +490,17 @@ static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, in
             sent = -1;
 #endif
         if (sent > 0) {
-            for (int i = 0; i < sent; i++)
-                v[from + (uint32_t)i].error = 0;
-            from += (uint32_t)sent;
-            continue;
+            for (int i = 0; i < sent; i++) {
+                rp_dgram *d = &v[ent[i].idx];
+                if (ent[i].end >= d->len) {
+                    d->error = 0;
+                    from = ent[i].idx + 1;
+                    *seg_off = 0;
+                } else {
+                    *seg_off = ent[i].end;
+                }
+            }
+            continue; /* a message that failed returns its error in the next call */
         }
         int e = errno;
         if (e == EINTR)
@@ -458,8 +510,16 @@ static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, in
             *again = 1;
             return from;
         }
+#if HAVE_GSO
+        if (ent[0].gso && (e == EIO || e == EINVAL)) {
+            /* The device (or the kernel for this route) cannot segment: split here from now on. */
+            rp__atomic_store_u32(&s->u.stream.gso_off, 1);
+            continue;
+        }
+#endif
         v[from].error = rp__from_errno(e); /* this one fails; the rest still go */
         from++;
+        *seg_off = 0;
     }
     return from;
 }
@@ -469,7 +529,7 @@ int rp__udp_io_send(rp_worker *w, rp_sock *s)
     rp_op *op = rp__io_op(s, RP_DIR_SEND);
     rp_op_priv *p = RP_PRIV(op);
     int again;
-    p->u.udp.next = send_some(s, p->u.udp.v, p->u.udp.next, p->u.udp.count, &again);
+    p->u.udp.next = send_some(s, p->u.udp.v, p->u.udp.next, p->u.udp.count, &p->u.udp.seg_off, &again);
     if (again && !rp__io_stopping(s, RP_DIR_SEND))
         return 0;
     rp__udp_send_done(w, s);
@@ -479,6 +539,10 @@ int rp__udp_io_send(rp_worker *w, rp_sock *s)
 int rp__net_udp_send_now(rp_sock *s, rp_dgram *dgrams, uint32_t count)
 {
     int again;
-    uint32_t tried = send_some(s, dgrams, 0, count, &again);
+    uint32_t seg_off = 0;
+    uint32_t tried = send_some(s, dgrams, 0, count, &seg_off, &again);
+    if (again && seg_off) { /* only its first segments went: dealt with, and says so */
+        dgrams[tried++].error = RP_EAGAIN;
+    }
     return tried == 0 && again ? RP_EAGAIN : (int)tried;
 }

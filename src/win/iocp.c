@@ -642,14 +642,19 @@ static void udp_send_go(rp_worker *w, rp_sock *s)
     rp_op_priv *p = RP_PRIV(rp__io_op(s, RP_DIR_SEND));
     while (p->u.udp.next < p->u.udp.count && !rp__io_stopping(s, RP_DIR_SEND)) {
         rp_dgram *d = &p->u.udp.v[p->u.udp.next];
-        int err = rp__udp_send_one_now(s, d);
+        uint32_t part = rp__udp_seg_len(d, p->u.udp.seg_off); /* segments are split here (no USO) */
+        int err = rp__udp_send_part_now(s, d, p->u.udp.seg_off, part);
+        if (err == 0 && p->u.udp.seg_off + part < d->len) {
+            p->u.udp.seg_off += part;
+            continue;
+        }
         if (err == RP_EAGAIN) {
             rp_win_io *io = &s->u.stream.io.sio;
             int len = 0;
             rp__udp_dest(s, d, &s->u.stream.connect_addr, &len); /* it worked a moment ago */
             WSABUF b;
-            b.buf = (char *)d->base;
-            b.len = d->len;
+            b.buf = (char *)d->base + p->u.udp.seg_off;
+            b.len = part;
             DWORD bytes = 0;
             memset(&io->ov, 0, sizeof io->ov);
             int rc = WSASendTo(s->fd, &b, 1, &bytes, 0, len ? (struct sockaddr *)&s->u.stream.connect_addr : NULL, len,
@@ -659,6 +664,7 @@ static void udp_send_go(rp_worker *w, rp_sock *s)
         }
         d->error = err;
         p->u.udp.next++;
+        p->u.udp.seg_off = 0;
     }
     rp__udp_send_done(w, s); /* datagrams not tried when it was stopped end with RP_ECANCELED */
 }
@@ -666,8 +672,15 @@ static void udp_send_go(rp_worker *w, rp_sock *s)
 static void on_udp_send(rp_worker *w, rp_sock *s, int error)
 {
     rp_op_priv *p = RP_PRIV(rp__io_op(s, RP_DIR_SEND));
-    p->u.udp.v[p->u.udp.next].error = error ? udp_error(error) : 0;
-    p->u.udp.next++;
+    rp_dgram *d = &p->u.udp.v[p->u.udp.next];
+    uint32_t end = p->u.udp.seg_off + rp__udp_seg_len(d, p->u.udp.seg_off);
+    if (!error && end < d->len) {
+        p->u.udp.seg_off = end; /* the next segment */
+    } else {
+        d->error = error ? udp_error(error) : 0;
+        p->u.udp.next++;
+        p->u.udp.seg_off = 0;
+    }
     udp_send_go(w, s);
 }
 

@@ -131,18 +131,18 @@ int rp__net_udp_drops(rp_fd fd, uint64_t *out)
     return RP_ENOTSUP; /* Winsock keeps no per-socket drop count */
 }
 
-int rp__udp_send_one_now(rp_sock *s, rp_dgram *d)
+int rp__udp_send_part_now(rp_sock *s, const rp_dgram *d, uint32_t off, uint32_t len)
 {
     struct sockaddr_storage to;
-    int len = 0;
-    int err = rp__udp_dest(s, d, &to, &len);
+    int tolen = 0;
+    int err = rp__udp_dest(s, d, &to, &tolen);
     if (err)
         return err;
     WSABUF b;
-    b.buf = (char *)d->base;
-    b.len = d->len;
+    b.buf = (char *)d->base + off;
+    b.len = len;
     DWORD sent = 0;
-    if (WSASendTo(s->fd, &b, 1, &sent, 0, len ? (struct sockaddr *)&to : NULL, len, NULL, NULL) == 0)
+    if (WSASendTo(s->fd, &b, 1, &sent, 0, tolen ? (struct sockaddr *)&to : NULL, tolen, NULL, NULL) == 0)
         return 0;
     int e = WSAGetLastError();
     if (e == WSAEWOULDBLOCK)
@@ -154,10 +154,18 @@ int rp__net_udp_send_now(rp_sock *s, rp_dgram *dgrams, uint32_t count)
 {
     uint32_t i = 0;
     for (; i < count; i++) {
-        int err = rp__udp_send_one_now(s, &dgrams[i]);
-        if (err == RP_EAGAIN)
+        /* Segments are split here: Windows' USO (UDP_SEND_MSG_SIZE) needs WSASendMsg, not used yet. */
+        rp_dgram *d = &dgrams[i];
+        uint32_t off = 0;
+        int err;
+        do {
+            uint32_t part = rp__udp_seg_len(d, off);
+            err = rp__udp_send_part_now(s, d, off, part);
+            off += part;
+        } while (err == 0 && off < d->len);
+        if (err == RP_EAGAIN && off == rp__udp_seg_len(d, 0)) /* not even the first segment went */
             break;
-        dgrams[i].error = err;
+        d->error = err; /* RP_EAGAIN: only its first segments went */
     }
     return i == 0 && count > 0 ? RP_EAGAIN : (int)i;
 }

@@ -224,12 +224,16 @@ struct rp_sock {
         struct {
             rp_stream_io io;      /* the backend's request records (posix/sock_io.h, win/sock_io.h) */
             union {
-                struct sockaddr_in v4;
-                struct sockaddr_in6 v6;
-            } connect_addr;       /* connect target, stable while the connect is in flight */
-            rp_atomic_u32 peer_fixed; /* UDP: rp_udp_connect fixed a peer (sends need no destination) */
-            uint16_t local_port;      /* UDP: the bound port, reported in rp_dgram.local */
-            rp_atomic_u32 gso_off;    /* UDP: the kernel refused GSO once: segments are split here */
+                union {
+                    struct sockaddr_in v4;
+                    struct sockaddr_in6 v6;
+                } connect_addr;   /* TCP: connect target, stable while the connect is in flight */
+                struct {
+                    rp_atomic_u32 peer_fixed; /* rp_udp_connect fixed a peer (sends need no destination) */
+                    rp_atomic_u32 gso_off;    /* the kernel refused GSO once: segments are split here */
+                    uint16_t local_port;      /* the bound port, reported in rp_dgram.local */
+                } dgram;          /* UDP */
+            };
         } stream;                 /* also the record of UDP sockets (RP_SOCK_DGRAM) */
     } u;
 };

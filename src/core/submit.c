@@ -348,11 +348,11 @@ int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp
     if (opts->flags & RP_UDP_PKTINFO)
         s->flags |= RP_SF_PKTINFO;
     rp_addr bound;
-    s->u.stream.local_port = rp__net_local_addr(fd, &bound) == 0 ? bound.port : addr->port;
-    rp__atomic_store_u32(&s->u.stream.peer_fixed, 0);
+    s->u.stream.dgram.local_port = rp__net_local_addr(fd, &bound) == 0 ? bound.port : addr->port;
+    rp__atomic_store_u32(&s->u.stream.dgram.peer_fixed, 0);
     /* RINGPORT_UDP_NO_GSO=1 (test-only) takes the path of devices without UDP GSO: segments split here. */
     const char *no_gso = getenv("RINGPORT_UDP_NO_GSO");
-    rp__atomic_store_u32(&s->u.stream.gso_off, no_gso && no_gso[0] == '1');
+    rp__atomic_store_u32(&s->u.stream.dgram.gso_off, no_gso && no_gso[0] == '1');
     rp__sock_publish(s);
     err = loop->backend->sock_attach(w, s);
     if (err) {

@@ -53,7 +53,7 @@ int rp_udp_connect(rp_loop *loop, rp_socket socket, const rp_addr *peer)
         return err;
     if ((err = rp__net_udp_connect(s->fd, s->family, peer)) != 0)
         return err;
-    rp__atomic_store_u32(&s->u.stream.peer_fixed, 1);
+    rp__atomic_store_u32(&s->u.stream.dgram.peer_fixed, 1);
     return 0;
 }
 
@@ -97,8 +97,8 @@ int rp__udp_dest(const rp_sock *s, const rp_dgram *d, void *sa, int *len)
 {
     *len = 0;
     if (d->peer.family == 0)
-        return rp__atomic_load_u32(&((rp_sock *)s)->u.stream.peer_fixed) ? 0 : RP_EINVAL;
-    if (rp__atomic_load_u32(&((rp_sock *)s)->u.stream.peer_fixed))
+        return rp__atomic_load_u32(&((rp_sock *)s)->u.stream.dgram.peer_fixed) ? 0 : RP_EINVAL;
+    if (rp__atomic_load_u32(&((rp_sock *)s)->u.stream.dgram.peer_fixed))
         return RP_EINVAL; /* a connected socket sends to its peer only */
     if (d->peer.family == RP_AF_INET6 && s->family == AF_INET)
         return RP_EAFNOSUPPORT;

@@ -195,7 +195,9 @@ static int uring_worker_init(rp_worker *w, unsigned depth, int threaded)
     u->multishot_accept = kernel_at_least(5, 19);
     /* RINGPORT_URING_NO_BUF_RING=1 (test-only) takes the path of kernels without buffer rings. */
     const char *no_buf_ring = getenv("RINGPORT_URING_NO_BUF_RING");
-    u->buf_rings = kernel_at_least(5, 19) && !(no_buf_ring && *no_buf_ring == '1');
+    /* 6.0 rather than 5.19: a multishot datagram receive needs 6.0's multishot RECVMSG to read into
+     * them, and a ring is shared by every pool receive of the worker. */
+    u->buf_rings = kernel_at_least(6, 0) && !(no_buf_ring && *no_buf_ring == '1');
     u->multishot_recv = kernel_at_least(6, 0);
     static const int send_zc_op = IORING_OP_SEND_ZC;
     u->send_zc = w->loop->zerocopy_min && kernel_at_least(6, 0) && opcodes_supported(&u->ring, &send_zc_op, 1);
@@ -354,27 +356,46 @@ static void start_poll(rp_worker *w, rp_sock *s, unsigned tag)
     s->kernel_refs++;
 }
 
-/* Datagrams into a segment the kernel holds, with its buffer ring: one RECVMSG (multishot on 6.0+) that
- * writes an io_uring_recvmsg_out header, the source and the control data before each datagram. Needs
- * room for them in a buffer: smaller buffers take the poll path. */
+/* Datagrams into a segment the kernel holds (its provided buffer ring): native RECVMSG with buffer
+ * selection, the only way to read into those buffers. A multishot receive is one multishot request whose
+ * buffers start with an io_uring_recvmsg_out header, the source and the control data (uring_pool_attach
+ * takes only buffers with room for them). A single-shot one is a plain request: the kernel writes the
+ * source and the control data through the msghdr template, into the op's first rp_dgram, which belongs
+ * to ringport until the op completes and is filled with the result only at its delivery. */
+#define UDP_HDR_ROOM (sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) + RP_UDP_CTRL_SIZE)
+#define UDP_SCRATCH_CTRL 32 /* where the control data goes in the first rp_dgram (after a sockaddr_in6) */
+#define UDP_SCRATCH_CTRL_SIZE (sizeof(rp_dgram) - UDP_SCRATCH_CTRL)
+RP_STATIC_ASSERT(sizeof(struct sockaddr_in6) <= UDP_SCRATCH_CTRL && UDP_SCRATCH_CTRL_SIZE >= 40,
+                 "an rp_dgram holds a source address and an in6_pktinfo control message");
+
 static int udp_native_pool(rp_worker *w, rp_sock *s, rp_op *op)
 {
-    rp_bufseg *seg = rp__recv_pool_seg(op);
     RP_UNUSED(w);
-    size_t head = sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) + RP_UDP_CTRL_SIZE;
-    return seg->backend_held && seg->pool->buf_size >= head + 64 && s->type == RP_SOCK_DGRAM;
+    RP_UNUSED(s);
+    return rp__recv_pool_seg(op)->backend_held;
 }
 
 static void start_udp_recvmsg(rp_worker *w, rp_sock *s, rp_op *op)
 {
     rp_bufseg *seg = rp__recv_pool_seg(op);
-    struct msghdr *msg = &s->u.stream.io.msg; /* the template: name and control sizes */
+    struct msghdr *msg = &s->u.stream.io.msg; /* the template; the kernel writes lengths and flags back */
+    int multishot = RP_PRIV(op)->u.recv_pool.multishot;
     memset(msg, 0, sizeof *msg);
     msg->msg_namelen = s->family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    msg->msg_controllen = (s->flags & RP_SF_PKTINFO) ? RP_UDP_CTRL_SIZE : 0;
+    if (!multishot) {
+        char *scratch = (char *)(void *)RP_PRIV(op)->u.recv_pool.dgrams;
+        msg->msg_name = scratch;
+        if (s->flags & RP_SF_PKTINFO) {
+            msg->msg_control = scratch + UDP_SCRATCH_CTRL;
+            msg->msg_controllen = UDP_SCRATCH_CTRL_SIZE;
+        }
+    } else if (s->flags & RP_SF_PKTINFO) {
+        msg->msg_controllen = RP_UDP_CTRL_SIZE;
+    }
     struct io_uring_sqe *sqe = get_sqe(w);
-    io_uring_prep_recvmsg(sqe, s->fd, msg, 0);
-    if (RP_PRIV(op)->u.recv_pool.multishot && uring_of(w)->multishot_recv)
+    /* MSG_TRUNC: a single request's result is the datagram's real length, so truncation shows. */
+    io_uring_prep_recvmsg(sqe, s->fd, msg, multishot ? 0 : MSG_TRUNC);
+    if (multishot)
         sqe->ioprio |= IORING_RECV_MULTISHOT;
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = seg->group;
@@ -432,31 +453,44 @@ static void on_udp_recvmsg(rp_worker *w, rp_sock *s, rp_op *op, int res, unsigne
         rp_bufseg *seg = rp__recv_pool_seg(op);
         char *buf = seg->base + (size_t)idx * seg->pool->buf_size;
         struct msghdr *msg = &s->u.stream.io.msg;
-        struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, msg);
-        if (!o) { /* cannot happen with the sizes udp_native_pool checks; never deliver garbage */
-            rp__buf_untake(w, s, idx);
-        } else {
-            struct sockaddr_storage ss;
-            rp_addr peer, local;
-            memset(&ss, 0, sizeof ss);
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        rp_addr peer, local;
+        int has_local = 0;
+        uint32_t off, len, dflags;
+        if (RP_PRIV(op)->u.recv_pool.multishot) {
+            struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, msg);
+            if (!o) { /* cannot happen with the room uring_pool_attach asks for; never deliver garbage */
+                rp__buf_untake(w, s, idx);
+                rp__io_finish(w, s, RP_DIR_RECV, RP_EIO);
+                return;
+            }
             memcpy(&ss, io_uring_recvmsg_name(o), o->namelen < sizeof ss ? o->namelen : sizeof ss);
-            if (o->namelen == 0 || rp__net_from_sockaddr_unmapped(&ss, &peer) != 0)
-                memset(&peer, 0, sizeof peer);
-            int has_local = 0;
             if (s->flags & RP_SF_PKTINFO) {
                 struct msghdr c;
                 memset(&c, 0, sizeof c);
-                c.msg_control = io_uring_recvmsg_cmsg_firsthdr(o, msg) ? (void *)((char *)(o + 1) + msg->msg_namelen) : NULL;
-                c.msg_controllen = c.msg_control ? o->controllen : 0;
-                has_local = c.msg_control && rp__udp_local_from_cmsg(&c, s->u.stream.local_port, &local) == 0;
+                c.msg_control = (char *)(o + 1) + msg->msg_namelen;
+                c.msg_controllen = o->controllen;
+                has_local = rp__udp_local_from_cmsg(&c, s->u.stream.dgram.local_port, &local) == 0;
             }
             char *payload = io_uring_recvmsg_payload(o, msg);
-            uint32_t len = (uint32_t)io_uring_recvmsg_payload_length(o, res, msg);
-            uint32_t dflags = (o->flags & MSG_TRUNC) ? RP_DGRAM_TRUNC : 0u;
-            if (rp__recv_pool_dgram(w, s, idx, (uint32_t)(payload - buf), len, dflags, &peer,
-                                    has_local ? &local : NULL) == RP_IO_FINISHED)
-                return;
+            off = (uint32_t)(payload - buf);
+            len = (uint32_t)io_uring_recvmsg_payload_length(o, res, msg);
+            dflags = (o->flags & MSG_TRUNC) ? RP_DGRAM_TRUNC : 0u;
+            if (o->namelen == 0)
+                ss.ss_family = AF_UNSPEC;
+        } else {
+            memcpy(&ss, msg->msg_name, msg->msg_namelen < sizeof ss ? msg->msg_namelen : sizeof ss);
+            if (s->flags & RP_SF_PKTINFO)
+                has_local = rp__udp_local_from_cmsg(msg, s->u.stream.dgram.local_port, &local) == 0;
+            off = 0;
+            len = (uint32_t)res < seg->pool->buf_size ? (uint32_t)res : seg->pool->buf_size;
+            dflags = ((uint32_t)res > seg->pool->buf_size || (msg->msg_flags & MSG_TRUNC)) ? RP_DGRAM_TRUNC : 0u;
         }
+        if (rp__net_from_sockaddr_unmapped(&ss, &peer) != 0)
+            memset(&peer, 0, sizeof peer);
+        if (rp__recv_pool_dgram(w, s, idx, off, len, dflags, &peer, has_local ? &local : NULL) == RP_IO_FINISHED)
+            return;
         if (more)
             return;
         /* The kernel ended the multishot receive (or a single one went on): the next request. */
@@ -770,7 +804,9 @@ static void uring_wait(rp_worker *w, int64_t timeout_ns)
 static int uring_pool_attach(rp_worker *w, rp_bufseg *seg)
 {
     uring_worker *u = uring_of(w);
-    if (!u->buf_rings)
+    /* Buffers too small for a datagram's header, source and control data stay with the core (read after
+     * a poll), so every datagram receive into a ring can be a multishot RECVMSG. */
+    if (!u->buf_rings || seg->pool->buf_size < UDP_HDR_ROOM + 64)
         return 0;
     uring_bufring *b = calloc(1, sizeof *b);
     if (!b)

@@ -257,7 +257,7 @@ static void batch_slot(recv_batch *b, int i, void *buf, size_t len, int pktinfo)
  * receive if one does). */
 int rp__udp_error_ignorable(const rp_sock *s, int e)
 {
-    if (rp__atomic_load_u32(&((rp_sock *)s)->u.stream.peer_fixed))
+    if (rp__atomic_load_u32(&((rp_sock *)s)->u.stream.dgram.peer_fixed))
         return 0;
     return e == ECONNREFUSED || e == ECONNRESET || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN ||
            e == ENETDOWN;
@@ -301,7 +301,7 @@ static void slot_result(const rp_sock *s, recv_batch *b, int i, uint32_t *len, u
     *flags = (h->msg_flags & MSG_TRUNC) ? RP_DGRAM_TRUNC : 0u;
     if (h->msg_namelen == 0 || rp__net_from_sockaddr_unmapped(&b->name[i], peer) != 0)
         memset(peer, 0, sizeof *peer);
-    *has_local = (s->flags & RP_SF_PKTINFO) && rp__udp_local_from_cmsg(h, s->u.stream.local_port, local) == 0;
+    *has_local = (s->flags & RP_SF_PKTINFO) && rp__udp_local_from_cmsg(h, s->u.stream.dgram.local_port, local) == 0;
 }
 
 int rp__udp_io_recv(rp_worker *w, rp_sock *s)
@@ -428,7 +428,7 @@ static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, ui
             struct cmsghdr align;
             char bytes[CMSG_SPACE(sizeof(uint16_t))];
         } ctrl[UDP_BATCH];
-        int gso = !rp__atomic_load_u32(&s->u.stream.gso_off);
+        int gso = !rp__atomic_load_u32(&s->u.stream.dgram.gso_off);
 #endif
         uint32_t k = 0, idx = from, off = *seg_off;
         /* Gather messages; a datagram without a valid destination ends the batch and fails alone. */
@@ -513,7 +513,7 @@ static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, ui
 #if HAVE_GSO
         if (ent[0].gso && (e == EIO || e == EINVAL)) {
             /* The device (or the kernel for this route) cannot segment: split here from now on. */
-            rp__atomic_store_u32(&s->u.stream.gso_off, 1);
+            rp__atomic_store_u32(&s->u.stream.dgram.gso_off, 1);
             continue;
         }
 #endif

@@ -493,7 +493,7 @@ static void cancel_accepts(rp_sock *s)
  * is off, but a platform that ignores it must not end the receive loop either). */
 static int udp_ignorable(const rp_sock *s, int e)
 {
-    return !rp__atomic_load_u32(&((rp_sock *)s)->u.stream.peer_fixed) &&
+    return !rp__atomic_load_u32(&((rp_sock *)s)->u.stream.dgram.peer_fixed) &&
            (e == WSAECONNRESET || e == WSAENETRESET || e == WSAEHOSTUNREACH || e == WSAENETUNREACH);
 }
 
@@ -501,8 +501,10 @@ static int udp_ignorable(const rp_sock *s, int e)
  * reset, which for a datagram socket means the peer refused. */
 static int udp_error(int e) { return e == WSAECONNRESET ? RP_ECONNREFUSED : rp__from_wsa(e); }
 
-/* One datagram without blocking: 0 (with its length, flags and source), or the WSA error. */
-static int udp_recv_now(rp_sock *s, void *buf, uint32_t len, uint32_t *n, uint32_t *dflags, rp_addr *peer)
+/* One datagram without blocking: 0 (with its length, flags, source and, with RP_UDP_PKTINFO, its
+ * destination: *has_local), or the WSA error. */
+static int udp_recv_now(rp_sock *s, void *buf, uint32_t len, uint32_t *n, uint32_t *dflags, rp_addr *peer,
+                        rp_addr *local, int *has_local)
 {
     struct sockaddr_storage from;
     INT fromlen = sizeof from;
@@ -511,8 +513,28 @@ static int udp_recv_now(rp_sock *s, void *buf, uint32_t len, uint32_t *n, uint32
     b.buf = (char *)buf;
     b.len = len;
     *dflags = 0;
-    int e = WSARecvFrom(s->fd, &b, 1, &got, &flags, (struct sockaddr *)&from, &fromlen, NULL, NULL) == 0
+    *has_local = 0;
+    int e;
+    if (s->flags & RP_SF_PKTINFO) {
+        union {
+            uint64_t align;
+            char bytes[64];
+        } ctrl;
+        WSAMSG msg;
+        memset(&msg, 0, sizeof msg);
+        msg.name = (struct sockaddr *)&from;
+        msg.namelen = fromlen;
+        msg.lpBuffers = &b;
+        msg.dwBufferCount = 1;
+        msg.Control.buf = ctrl.bytes;
+        msg.Control.len = sizeof ctrl.bytes;
+        e = rp__win_recvmsg()(s->fd, &msg, &got, NULL, NULL) == 0 ? 0 : WSAGetLastError();
+        if (e == 0 || e == WSAEMSGSIZE)
+            *has_local = rp__udp_local_from_wsamsg(&msg, s->u.stream.dgram.local_port, local) == 0;
+    } else {
+        e = WSARecvFrom(s->fd, &b, 1, &got, &flags, (struct sockaddr *)&from, &fromlen, NULL, NULL) == 0
                 ? 0 : WSAGetLastError();
+    }
     if (e == WSAEMSGSIZE) { /* truncated: the buffer is full, the rest of the datagram is gone */
         e = 0;
         got = len;
@@ -549,8 +571,22 @@ static void start_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
     s->u.stream.io.dgram.fromlen = (INT)sizeof s->u.stream.io.dgram.from;
     s->u.stream.io.dgram.flags = 0;
     DWORD bytes = 0;
-    int rc = WSARecvFrom(s->fd, &b, 1, &bytes, &s->u.stream.io.dgram.flags,
+    int rc;
+    if (s->flags & RP_SF_PKTINFO) { /* WSARecvMsg: the same, plus the destination in control data */
+        WSAMSG *msg = &s->u.stream.io.dgram.msg;
+        memset(msg, 0, sizeof *msg);
+        s->u.stream.io.dgram.buf = b;
+        msg->name = (struct sockaddr *)&s->u.stream.io.dgram.from;
+        msg->namelen = s->u.stream.io.dgram.fromlen;
+        msg->lpBuffers = &s->u.stream.io.dgram.buf;
+        msg->dwBufferCount = 1;
+        msg->Control.buf = s->u.stream.io.dgram.ctrl.bytes;
+        msg->Control.len = sizeof s->u.stream.io.dgram.ctrl.bytes;
+        rc = rp__win_recvmsg()(s->fd, msg, &bytes, &io->ov, NULL);
+    } else {
+        rc = WSARecvFrom(s->fd, &b, 1, &bytes, &s->u.stream.io.dgram.flags,
                          (struct sockaddr *)&s->u.stream.io.dgram.from, &s->u.stream.io.dgram.fromlen, &io->ov, NULL);
+    }
     issued(w, s, io, rc == 0, bytes);
 }
 
@@ -565,8 +601,9 @@ static void drain_udp_pool(rp_worker *w, rp_sock *s, rp_op *op)
         if (idx < 0)
             return; /* waits for buffers or deliveries: the core starts it again */
         uint32_t n, dflags;
-        rp_addr peer;
-        int e = udp_recv_now(s, buf, (uint32_t)len, &n, &dflags, &peer);
+        rp_addr peer, local;
+        int has_local;
+        int e = udp_recv_now(s, buf, (uint32_t)len, &n, &dflags, &peer, &local, &has_local);
         if (e) {
             rp__buf_untake(w, s, idx);
             if (e == WSAEWOULDBLOCK)
@@ -576,7 +613,7 @@ static void drain_udp_pool(rp_worker *w, rp_sock *s, rp_op *op)
             rp__io_finish(w, s, RP_DIR_RECV, udp_error(e));
             return;
         }
-        if (rp__recv_pool_dgram(w, s, idx, 0, n, dflags, &peer, NULL) == RP_IO_FINISHED)
+        if (rp__recv_pool_dgram(w, s, idx, 0, n, dflags, &peer, has_local ? &local : NULL) == RP_IO_FINISHED)
             return;
     }
     start_udp_recv(w, s, op);
@@ -603,11 +640,13 @@ static void on_udp_recv(rp_worker *w, rp_sock *s, int error, DWORD bytes)
             rp__io_finish(w, s, RP_DIR_RECV, udp_error(error));
         return;
     }
-    rp_addr peer;
+    rp_addr peer, local;
     if (rp__net_from_sockaddr_unmapped((const struct sockaddr_storage *)(const void *)&s->u.stream.io.dgram.from, &peer))
         memset(&peer, 0, sizeof peer);
+    int has_local = (s->flags & RP_SF_PKTINFO) &&
+                    rp__udp_local_from_wsamsg(&s->u.stream.io.dgram.msg, s->u.stream.dgram.local_port, &local) == 0;
     if (op->kind == RP_OP_UDP_RECV_POOL) {
-        if (rp__recv_pool_dgram(w, s, idx, 0, bytes, dflags, &peer, NULL) != RP_IO_FINISHED)
+        if (rp__recv_pool_dgram(w, s, idx, 0, bytes, dflags, &peer, has_local ? &local : NULL) != RP_IO_FINISHED)
             drain_udp_pool(w, s, op);
         return;
     }
@@ -617,19 +656,27 @@ static void on_udp_recv(rp_worker *w, rp_sock *s, int error, DWORD bytes)
     d[0].flags = (uint16_t)dflags;
     d[0].error = 0;
     d[0].peer = peer;
-    memset(&d[0].local, 0, sizeof d[0].local);
+    if (has_local) {
+        d[0].local = local;
+        d[0].flags |= RP_DGRAM_LOCAL;
+    } else {
+        memset(&d[0].local, 0, sizeof d[0].local);
+    }
     uint32_t got = 1;
     while (got < p->u.udp.count) {
         uint32_t n;
-        int e = udp_recv_now(s, d[got].base, d[got].len, &n, &dflags, &d[got].peer);
+        int e = udp_recv_now(s, d[got].base, d[got].len, &n, &dflags, &d[got].peer, &local, &has_local);
         if (e && udp_ignorable(s, e))
             continue;
         if (e)
             break; /* nothing more now (or an error: the next receive reports it) */
         d[got].len = n;
-        d[got].flags = (uint16_t)dflags;
+        d[got].flags = (uint16_t)(dflags | (has_local ? RP_DGRAM_LOCAL : 0u));
         d[got].error = 0;
-        memset(&d[got].local, 0, sizeof d[got].local);
+        if (has_local)
+            d[got].local = local;
+        else
+            memset(&d[got].local, 0, sizeof d[got].local);
         got++;
     }
     rp__io_finish(w, s, RP_DIR_RECV, got);
@@ -651,13 +698,13 @@ static void udp_send_go(rp_worker *w, rp_sock *s)
         if (err == RP_EAGAIN) {
             rp_win_io *io = &s->u.stream.io.sio;
             int len = 0;
-            rp__udp_dest(s, d, &s->u.stream.connect_addr, &len); /* it worked a moment ago */
+            rp__udp_dest(s, d, &s->u.stream.io.dgram.to, &len); /* it worked a moment ago */
             WSABUF b;
             b.buf = (char *)d->base + p->u.udp.seg_off;
             b.len = part;
             DWORD bytes = 0;
             memset(&io->ov, 0, sizeof io->ov);
-            int rc = WSASendTo(s->fd, &b, 1, &bytes, 0, len ? (struct sockaddr *)&s->u.stream.connect_addr : NULL, len,
+            int rc = WSASendTo(s->fd, &b, 1, &bytes, 0, len ? (struct sockaddr *)&s->u.stream.io.dgram.to : NULL, len,
                                &io->ov, NULL);
             issued(w, s, io, rc == 0, bytes);
             return;

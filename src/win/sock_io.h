@@ -26,6 +26,13 @@ typedef struct rp_stream_io {
             INT fromlen;
             DWORD flags;
             int64_t pool_idx; /* the pool buffer a posted pool receive reads into, or -1 */
+            struct sockaddr_in6 to; /* the destination of the send posted overlapped */
+            WSAMSG msg;       /* RP_UDP_PKTINFO: WSARecvMsg's header, buffer and control data */
+            WSABUF buf;
+            union {
+                uint64_t align; /* a WSACMSGHDR's alignment */
+                char bytes[64];
+            } ctrl;
         } dgram;
     };
 } rp_stream_io;

@@ -4,6 +4,7 @@
 #include "win/net_win.h"
 
 #include <mstcpip.h>
+#include <mswsock.h>
 
 #ifndef SIO_UDP_CONNRESET
 #define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
@@ -23,8 +24,19 @@ static int apply_options(rp_fd fd, int family, const rp_udp_options *o)
 {
     DWORD on = 1, off = 0;
     int err = 0;
-    if (o->flags & (RP_UDP_REUSEPORT | RP_UDP_PKTINFO))
-        return RP_ENOTSUP; /* no SO_REUSEPORT; PKTINFO needs WSARecvMsg, which this backend does not use */
+    if (o->flags & RP_UDP_REUSEPORT)
+        return RP_ENOTSUP; /* Windows has no SO_REUSEPORT */
+    if (o->flags & RP_UDP_PKTINFO) {
+        if (!rp__win_recvmsg())
+            return RP_ENOTSUP;
+        if (family == AF_INET6)
+            err = set_opt(fd, IPPROTO_IPV6, IPV6_PKTINFO, &on, sizeof on);
+        int e4 = set_opt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on); /* dual stack: IPv4 ones too */
+        if (family == AF_INET)
+            err = e4;
+        if (err)
+            return err;
+    }
     if (o->flags & RP_UDP_REUSEADDR)
         err = set_opt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     if (!err && family == AF_INET6) {
@@ -88,6 +100,57 @@ int rp__net_udp_socket(const rp_addr *addr, const rp_udp_options *opts, int nonb
     }
     *out = s;
     return 0;
+}
+
+static rp_atomic_ptr recvmsg_fn;
+static rp_atomic_u32 recvmsg_probed;
+
+rp_wsarecvmsg_fn rp__win_recvmsg(void)
+{
+    if (!rp__atomic_load_u32(&recvmsg_probed)) {
+        GUID guid = WSAID_WSARECVMSG;
+        rp_wsarecvmsg_fn fn = NULL;
+        DWORD bytes = 0;
+        SOCKET s = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_OVERLAPPED);
+        if (s != INVALID_SOCKET) {
+            if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &fn, sizeof fn, &bytes, NULL, NULL) != 0)
+                fn = NULL;
+            closesocket(s);
+        }
+        rp__atomic_store_ptr(&recvmsg_fn, (void *)fn); /* the same value from every thread that races here */
+        rp__atomic_store_u32(&recvmsg_probed, 1);
+    }
+    return (rp_wsarecvmsg_fn)rp__atomic_load_ptr(&recvmsg_fn);
+}
+
+int rp__udp_local_from_wsamsg(const WSAMSG *msg, uint16_t port, rp_addr *out)
+{
+    for (WSACMSGHDR *c = WSA_CMSG_FIRSTHDR(msg); c; c = WSA_CMSG_NXTHDR(msg, c)) {
+        memset(out, 0, sizeof *out);
+        out->port = port;
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            IN_PKTINFO pi;
+            memcpy(&pi, WSA_CMSG_DATA(c), sizeof pi);
+            out->family = RP_AF_INET;
+            memcpy(out->ip, &pi.ipi_addr, 4);
+            return 0;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            IN6_PKTINFO pi;
+            memcpy(&pi, WSA_CMSG_DATA(c), sizeof pi);
+            static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+            if (memcmp(&pi.ipi6_addr, mapped, sizeof mapped) == 0) {
+                out->family = RP_AF_INET;
+                memcpy(out->ip, (const uint8_t *)&pi.ipi6_addr + 12, 4);
+            } else {
+                out->family = RP_AF_INET6;
+                memcpy(out->ip, &pi.ipi6_addr, 16);
+                out->scope_id = pi.ipi6_ifindex;
+            }
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int rp__net_udp_connect(rp_fd fd, int family, const rp_addr *peer)

@@ -300,10 +300,12 @@ RP_API int rp_op_init(rp_op *op, rp_callback cb, void *user);
 #define RP_OP_TIMEOUT_MAX_MS 0x7FFFFFFFu
 
 /* Gives op a deadline for its later submissions as a connect, receive (rp_recv, or rp_recv_pool without
- * RP_RECV_MULTISHOT) or send (rp_send, rp_sendv): one that has not completed timeout_ms milliseconds after
+ * RP_RECV_MULTISHOT), send (rp_send, rp_sendv) or UDP send or receive (rp_udp_send, rp_udp_recv, or
+ * rp_udp_recv_pool without RP_RECV_MULTISHOT): one that has not completed timeout_ms milliseconds after
  * it started on its worker (shortly after the submission; time spent queued behind other receives or
  * sends of the socket counts) completes with RP_ETIMEDOUT, exactly as if it had been cancelled then: a
- * send reports the bytes that went out through rp_op_sent, a connect releases its socket. A completion
+ * send reports the bytes that went out through rp_op_sent, a UDP send completes with the datagrams sent
+ * so far (the others' error is RP_ETIMEDOUT), a connect releases its socket. A completion
  * that wins the race keeps its own result. The same on every backend (the deadline lives in the
  * worker's timer wheel). 0 removes the deadline; rp_op_init clears it; it is kept across submissions
  * otherwise. Submitting op as any other kind (accept, shutdown, close, timeout, post, multishot pool
@@ -437,7 +439,10 @@ RP_API int rp_socket_worker(rp_loop *loop, rp_socket socket);
 typedef struct rp_bufpool rp_bufpool;
 
 typedef struct rp_bufpool_options {
-    uint32_t buf_size;     /* bytes per buffer: 0 = default (16384); 64 .. 16 MiB */
+    uint32_t buf_size;     /* bytes per buffer: 0 = default (16384); 64 .. 16 MiB. A datagram of up to this
+                              many bytes always fits whole; the library adds RP_BUFPOOL_HEADROOM bytes to
+                              each buffer (io_uring writes a datagram's source before it there), which TCP
+                              receives may fill too: rp_bufpool_buf_size tells the whole size */
     uint32_t count;        /* buffers per worker: 0 = default (256); rounded up to a power of two, at most
                               32768 */
     uint32_t reserved[14]; /* must be zero */
@@ -468,7 +473,11 @@ RP_API int rp_bufpool_destroy(rp_bufpool *pool);
  * e.g. released twice). */
 RP_API int rp_bufpool_release(rp_bufpool *pool, void *buf);
 
-/* The size of the pool's buffers in bytes, or 0 for NULL. Any thread. */
+/* Room the library adds to every pool buffer. */
+#define RP_BUFPOOL_HEADROOM 128u
+
+/* The size of the pool's buffers in bytes (the buf_size asked for + RP_BUFPOOL_HEADROOM): the most a pool
+ * receive's chunk holds. 0 for NULL. Any thread. */
 RP_API size_t rp_bufpool_buf_size(const rp_bufpool *pool);
 
 /* Flags for rp_recv_pool */

@@ -67,7 +67,7 @@ int rp_bufpool_create(rp_loop *loop, rp_bufpool **out, const rp_bufpool_options 
         count <<= 1;
     if (rp__atomic_load_u32(&loop->destroying))
         return RP_ESHUTDOWN;
-    uint64_t per_worker = (uint64_t)count * size, total = per_worker * loop->nworkers;
+    uint64_t per_worker = (uint64_t)count * (size + RP_BUFPOOL_HEADROOM), total = per_worker * loop->nworkers;
     if (total > (uint64_t)SIZE_MAX / 2)
         return RP_ENOMEM;
 
@@ -75,7 +75,7 @@ int rp_bufpool_create(rp_loop *loop, rp_bufpool **out, const rp_bufpool_options 
     if (!pool)
         return RP_ENOMEM;
     pool->loop = loop;
-    pool->buf_size = size;
+    pool->buf_size = size + RP_BUFPOOL_HEADROOM;
     pool->count = count;
     pool->mem_size = total;
     /* malloc, not calloc: the pages are touched only as buffers are used. */

@@ -442,6 +442,7 @@ int rp__net_from_sockaddr(const struct sockaddr_storage *ss, rp_addr *out);
 /* As rp__net_from_sockaddr, but an IPv4-mapped IPv6 address (a dual-stack socket's IPv4 peer) comes out
  * as the IPv4 address. */
 int rp__net_from_sockaddr_unmapped(const struct sockaddr_storage *ss, rp_addr *out);
+void rp__addr_unmap(rp_addr *a); /* ::ffff:a.b.c.d -> a.b.c.d */
 int rp__net_shutdown_write(rp_fd fd);
 /* UDP (posix/net_posix.c, win/net_win.c): a bound datagram socket with the options applied. */
 int rp__net_udp_socket(const rp_addr *addr, const rp_udp_options *opts, int nonblocking, rp_fd *out);

@@ -50,15 +50,21 @@ int rp__net_from_sockaddr(const struct sockaddr_storage *ss, rp_addr *out)
     return RP_EAFNOSUPPORT;
 }
 
+void rp__addr_unmap(rp_addr *a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (a->family != RP_AF_INET6 || memcmp(a->ip, mapped, sizeof mapped) != 0)
+        return;
+    a->family = RP_AF_INET;
+    a->scope_id = 0;
+    memmove(a->ip, a->ip + 12, 4);
+    memset(a->ip + 4, 0, 12);
+}
+
 int rp__net_from_sockaddr_unmapped(const struct sockaddr_storage *ss, rp_addr *out)
 {
     int err = rp__net_from_sockaddr(ss, out);
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    if (err || out->family != RP_AF_INET6 || memcmp(out->ip, mapped, sizeof mapped) != 0)
-        return err;
-    out->family = RP_AF_INET;
-    out->scope_id = 0;
-    memmove(out->ip, out->ip + 12, 4);
-    memset(out->ip + 4, 0, 12);
-    return 0;
+    if (!err)
+        rp__addr_unmap(out);
+    return err;
 }

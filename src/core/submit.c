@@ -515,9 +515,13 @@ int rp_socket_peer_addr(rp_loop *loop, rp_socket socket, rp_addr *out)
     int err = rp__sock_lookup(loop, socket, &s);
     if (err)
         return err;
-    if (s->type != RP_SOCK_STREAM)
+    if (s->type == RP_SOCK_LISTENER)
         return RP_ENOTCONN;
-    return rp__net_peer_addr(s->fd, out);
+    if ((err = rp__net_peer_addr(s->fd, out)) != 0)
+        return err;
+    if (s->type == RP_SOCK_DGRAM)
+        rp__addr_unmap(out); /* an IPv4 peer of a dual-stack socket, as it was given */
+    return 0;
 }
 
 int rp_socket_worker(rp_loop *loop, rp_socket socket)

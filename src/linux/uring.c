@@ -358,11 +358,12 @@ static void start_poll(rp_worker *w, rp_sock *s, unsigned tag)
 
 /* Datagrams into a segment the kernel holds (its provided buffer ring): native RECVMSG with buffer
  * selection, the only way to read into those buffers. A multishot receive is one multishot request whose
- * buffers start with an io_uring_recvmsg_out header, the source and the control data (uring_pool_attach
- * takes only buffers with room for them). A single-shot one is a plain request: the kernel writes the
+ * buffers start with an io_uring_recvmsg_out header, the source and the control data (the pool's
+ * headroom makes room for them, so a datagram of the size the pool was asked for still fits). A single-shot one is a plain request: the kernel writes the
  * source and the control data through the msghdr template, into the op's first rp_dgram, which belongs
  * to ringport until the op completes and is filled with the result only at its delivery. */
 #define UDP_HDR_ROOM (sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) + RP_UDP_CTRL_SIZE)
+RP_STATIC_ASSERT(UDP_HDR_ROOM <= RP_BUFPOOL_HEADROOM, "a pool buffer's headroom takes a datagram's header");
 #define UDP_SCRATCH_CTRL 32 /* where the control data goes in the first rp_dgram (after a sockaddr_in6) */
 #define UDP_SCRATCH_CTRL_SIZE (sizeof(rp_dgram) - UDP_SCRATCH_CTRL)
 RP_STATIC_ASSERT(sizeof(struct sockaddr_in6) <= UDP_SCRATCH_CTRL && UDP_SCRATCH_CTRL_SIZE >= 40,
@@ -804,9 +805,7 @@ static void uring_wait(rp_worker *w, int64_t timeout_ns)
 static int uring_pool_attach(rp_worker *w, rp_bufseg *seg)
 {
     uring_worker *u = uring_of(w);
-    /* Buffers too small for a datagram's header, source and control data stay with the core (read after
-     * a poll), so every datagram receive into a ring can be a multishot RECVMSG. */
-    if (!u->buf_rings || seg->pool->buf_size < UDP_HDR_ROOM + 64)
+    if (!u->buf_rings)
         return 0;
     uring_bufring *b = calloc(1, sizeof *b);
     if (!b)

@@ -345,6 +345,13 @@ static void on_event(rp_worker *w, rp_sock *s, uint32_t ev, int error)
 {
     if (rp__sock_closing(s))
         return;
+    if (s->type == RP_SOCK_DGRAM && error && rp__atomic_load_u32(&s->u.stream.dgram.peer_fixed) &&
+        rp__io_active(s, RP_DIR_RECV)) {
+        /* An ICMP error on a connected datagram socket that the mechanism read (and so cleared) while
+         * building the event, as libkqueue does: the receive would find nothing, so it is reported here. */
+        rp__io_finish(w, s, RP_DIR_RECV, rp__from_errno(error));
+        return;
+    }
     if (ev & RP_EV_HUP)
         s->bflags |= REACTOR_BF_PEER_CLOSED;
     if ((ev & RP_EV_HUP) && error == ECONNRESET)

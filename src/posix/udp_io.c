@@ -2,7 +2,11 @@
  * the epoll/kqueue reactor (on readiness) share: batched receives into the caller's datagrams or into
  * pool buffers, and batched sends. Linux and FreeBSD batch with recvmmsg/sendmmsg (one system call per
  * up to UDP_BATCH datagrams); elsewhere (macOS) the same loops run one recvmsg/sendmsg per datagram. */
+#if defined(__APPLE__)
+#define __APPLE_USE_RFC_3542 1 /* IPV6_RECVPKTINFO (RFC 3542) rather than RFC 2292's IPV6_PKTINFO */
+#endif
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>

@@ -50,7 +50,60 @@ const char *KindName(int kind)
     case RP_OP_TIMEOUT: return "timeout";
     case RP_OP_POST: return "post";
     case RP_OP_RECV_POOL: return "pool recv";
+    case RP_OP_UDP_SEND: return "udp send";
+    case RP_OP_UDP_RECV: return "udp recv";
+    case RP_OP_UDP_RECV_POOL: return "udp pool recv";
     default: return "none";
+    }
+}
+
+// The most negative RP_E* code.
+constexpr int LowestErrorCode()
+{
+    int lowest = 0;
+#define RPT_LOWEST_(name, value, message) lowest = (value) < lowest ? (value) : lowest;
+    RP_ERRNO_MAP(RPT_LOWEST_)
+#undef RPT_LOWEST_
+    return lowest;
+}
+
+bool IsErrorCode(int64_t r)
+{
+    return r < 0 && r >= LowestErrorCode() && strcmp(rp_strerror((int)r), "unknown error") != 0;
+}
+
+bool IsAddrFamily(uint16_t f)
+{
+    return f == RP_AF_INET || f == RP_AF_INET6;
+}
+
+// The datagrams a UDP receive completed with (dgrams[0 .. r-1]): plausible lengths, flags and sources.
+// cap_of(i) is datagram i's capacity, or -1 when unknown; a truncated datagram keeps at least kept_min
+// bytes (its capacity, or for pool receives the buf_size asked for) and at most its capacity.
+template <class Cap>
+void CheckReceivedDgrams(LoopTest *fx, const std::string &tag, const rp_dgram *d, int64_t r, Cap &&cap_of,
+                         int64_t kept_min = -1)
+{
+    for (int64_t i = 0; i < r; i++) {
+        const rp_dgram &g = d[i];
+        const std::string at = tag + "datagram " + std::to_string(i) + ": ";
+        const int64_t cap = cap_of((size_t)i);
+        const int64_t kept = kept_min >= 0 ? kept_min : cap;
+        if (g.flags & ~(RP_DGRAM_TRUNC | RP_DGRAM_LOCAL))
+            fx->Anomaly(at + "unknown flags " + std::to_string(g.flags));
+        if (g.error != 0)
+            fx->Anomaly(at + "received with error " + std::to_string(g.error));
+        if (cap >= 0 && g.len > cap)
+            fx->Anomaly(at + std::to_string(g.len) + " bytes in a buffer of " + std::to_string(cap));
+        if (kept >= 0 && (g.flags & RP_DGRAM_TRUNC) && g.len < kept)
+            fx->Anomaly(at + "truncated to " + std::to_string(g.len) + " bytes, less than the " +
+                        std::to_string(kept) + " that fit");
+        if (g.len > 0 && !g.base)
+            fx->Anomaly(at + std::to_string(g.len) + " bytes at a NULL base");
+        if (!IsAddrFamily(g.peer.family))
+            fx->Anomaly(at + "source family " + std::to_string(g.peer.family));
+        if ((g.flags & RP_DGRAM_LOCAL) && !IsAddrFamily(g.local.family))
+            fx->Anomaly(at + "RP_DGRAM_LOCAL with local family " + std::to_string(g.local.family));
     }
 }
 
@@ -146,9 +199,9 @@ void Op::Trampoline(rp_op *o)
     if (pending != (more ? 1 : 0))
         fx->Anomaly(tag + "rp_op_pending() is " + std::to_string(pending) + " in a " + (more ? "MORE" : "final") +
                     " callback");
-    if (r < 0 && (r < RP_EIO || strcmp(rp_strerror((int)r), "unknown error") == 0))
+    if (r < 0 && !IsErrorCode(r))
         fx->Anomaly(tag + "result " + std::to_string(r) + " is not an RP_E* code");
-    if (more && r != 0 && kind != RP_OP_RECV_POOL)
+    if (more && r != 0 && kind != RP_OP_RECV_POOL && kind != RP_OP_UDP_RECV_POOL)
         fx->Anomaly(tag + "RP_OP_F_MORE completion with result " + std::to_string(r));
     if (kind != RP_OP_RECV_POOL && o->buf)
         fx->Anomaly(tag + "op->buf set on a completion that carries no pool buffer");
@@ -195,6 +248,71 @@ void Op::Trampoline(rp_op *o)
         if (!more && self->multishot.load() && r > 0)
             fx->Anomaly(tag + "final completion of a multishot receive carries data");
         break;
+    case RP_OP_UDP_SEND: {
+        // The count handed to the kernel (1 .. count, each of those with error 0), or the first
+        // datagram's error when none was.
+        const int64_t n = self->dgram_count.load();
+        const rp_dgram *d = self->dgrams.load();
+        if (r == 0 || r > n)
+            fx->Anomaly(tag + "completed with " + std::to_string(r) + " for " + std::to_string(n) + " datagrams");
+        if (d && n > 0 && n <= (int64_t)RP_DGRAM_BATCH_MAX) {
+            int64_t ok = 0;
+            for (int64_t i = 0; i < n; i++) {
+                if (d[i].error == 0)
+                    ok++;
+                else if (!IsErrorCode(d[i].error))
+                    fx->Anomaly(tag + "datagram " + std::to_string(i) + " has error " + std::to_string(d[i].error) +
+                                ", not an RP_E* code");
+            }
+            if (r > 0 && ok != r)
+                fx->Anomaly(tag + "completed with " + std::to_string(r) + " but " + std::to_string(ok) +
+                            " datagrams have error 0");
+            if (r < 0 && ok != 0)
+                fx->Anomaly(tag + "failed (" + std::to_string(r) + ") but " + std::to_string(ok) +
+                            " datagrams have error 0");
+            if (r < 0 && d[0].error != r)
+                fx->Anomaly(tag + "failed with " + std::to_string(r) + ", not with the first datagram's error " +
+                            std::to_string(d[0].error));
+        }
+        break;
+    }
+    case RP_OP_UDP_RECV: {
+        const int64_t n = self->dgram_count.load();
+        const rp_dgram *d = self->dgrams.load();
+        if (r == 0 || r > n)
+            fx->Anomaly(tag + "completed with " + std::to_string(r) + " datagrams for " + std::to_string(n));
+        if (d && r > 0 && r <= n) {
+            const std::vector<uint32_t> &caps = self->dgram_caps;
+            CheckReceivedDgrams(fx, tag, d, r,
+                                [&](size_t i) { return i < caps.size() ? (int64_t)caps[i] : (int64_t)-1; });
+        }
+        break;
+    }
+    case RP_OP_UDP_RECV_POOL: {
+        // len: the pool's buffer size. A completion with datagrams carries 1 .. count of them; a
+        // multishot receive's final carries none and is an error (there is no end of stream).
+        const int64_t n = self->dgram_count.load();
+        const rp_dgram *d = self->dgrams.load();
+        if (r == 0 || r > n)
+            fx->Anomaly(tag + "completed with " + std::to_string(r) + " datagrams for " + std::to_string(n));
+        if (more && r <= 0)
+            fx->Anomaly(tag + "RP_OP_F_MORE completion with result " + std::to_string(r));
+        if (!more && self->multishot.load() && r > 0)
+            fx->Anomaly(tag + "final completion of a multishot receive carries datagrams");
+        if (d && r > 0 && r <= n) {
+            // rp_bufpool_buf_size is the whole buffer; a datagram of the buf_size asked for always fits.
+#ifdef RP_BUFPOOL_HEADROOM
+            const int64_t fits = len - (int64_t)RP_BUFPOOL_HEADROOM;
+#else
+            const int64_t fits = len;
+#endif
+            CheckReceivedDgrams(fx, tag, d, r, [&](size_t) { return len; }, fits);
+            for (int64_t i = 0; i < r; i++)
+                if (!d[i].base)
+                    fx->Anomaly(tag + "datagram " + std::to_string(i) + " without a pool buffer");
+        }
+        break;
+    }
     case RP_OP_POST:
         if (r != 0 && r != RP_ECANCELED)
             fx->Anomaly(tag + "post completed with " + std::to_string(r));
@@ -255,17 +373,22 @@ unsigned char *LoopTest::NewBuf(size_t n, unsigned char fill)
     return Make<std::vector<unsigned char>>(n ? n : 1, fill)->data();
 }
 
-template <class F> int LoopTest::Submit(Op *op, int kind, bool multishot, rp_socket s, int64_t len, F &&call)
+template <class F>
+int LoopTest::Submit(Op *op, int kind, bool multishot, rp_socket s, int64_t len, F &&call, rp_dgram *dgrams,
+                     int64_t dgram_count)
 {
     int pk = 0;
     bool pm = false;
     rp_socket ps = 0;
-    int64_t pl = 0;
+    int64_t pl = 0, pc = -1;
+    rp_dgram *pd = nullptr;
     if (op) {
         pk = op->expected_kind.exchange(kind);
         pm = op->multishot.exchange(multishot);
         ps = op->expected_socket.exchange(s);
         pl = op->expected_len.exchange(len);
+        pd = op->dgrams.exchange(dgrams);
+        pc = op->dgram_count.exchange(dgram_count);
         op->submits++;
     }
     int rc;
@@ -279,6 +402,8 @@ template <class F> int LoopTest::Submit(Op *op, int kind, bool multishot, rp_soc
         op->multishot = pm;
         op->expected_socket = ps;
         op->expected_len = pl;
+        op->dgrams = pd;
+        op->dgram_count = pc;
     }
     return rc;
 }
@@ -305,6 +430,34 @@ int LoopTest::Sendv(Op *op, rp_socket s, const rp_buf *bufs, size_t count, int64
 {
     return Submit(op, RP_OP_SEND, false, s, total,
                   [&] { return rp_sendv(loop, op ? op->get() : nullptr, s, bufs, count); });
+}
+
+int LoopTest::UdpSend(Op *op, rp_socket s, rp_dgram *dgrams, size_t count)
+{
+    return Submit(
+        op, RP_OP_UDP_SEND, false, s, (int64_t)count,
+        [&] { return rp_udp_send(loop, op ? op->get() : nullptr, s, dgrams, count); }, dgrams, (int64_t)count);
+}
+
+int LoopTest::UdpRecv(Op *op, rp_socket s, rp_dgram *dgrams, size_t count)
+{
+    if (op && !rp_op_pending(op->get())) {
+        op->dgram_caps.clear();
+        if (dgrams && count <= RP_DGRAM_BATCH_MAX)
+            for (size_t i = 0; i < count; i++)
+                op->dgram_caps.push_back(dgrams[i].len);
+    }
+    return Submit(
+        op, RP_OP_UDP_RECV, false, s, (int64_t)count,
+        [&] { return rp_udp_recv(loop, op ? op->get() : nullptr, s, dgrams, count); }, dgrams, (int64_t)count);
+}
+
+int LoopTest::UdpRecvPool(Op *op, rp_socket s, rp_bufpool *pool, rp_dgram *dgrams, size_t count, uint32_t flags)
+{
+    return Submit(
+        op, RP_OP_UDP_RECV_POOL, (flags & RP_RECV_MULTISHOT) != 0, s, (int64_t)rp_bufpool_buf_size(pool),
+        [&] { return rp_udp_recv_pool(loop, op ? op->get() : nullptr, s, pool, dgrams, count, flags); }, dgrams,
+        (int64_t)count);
 }
 
 int LoopTest::Accept(Op *op, rp_socket listener, uint32_t flags)
@@ -493,6 +646,31 @@ void LoopTest::Pair(rp_socket *client, rp_socket *server, const char *host)
     *client = con->socket();
     *server = acc->socket();
     CloseAndWait(ls);
+}
+
+rp_socket LoopTest::UdpBind(const char *host, uint16_t port, const rp_udp_options *opts)
+{
+    rp_addr a;
+    rp_socket s = RP_SOCKET_INVALID;
+    if (rp_addr_parse(&a, host, port) != 0) {
+        ADD_FAILURE() << "rp_addr_parse " << host;
+        return s;
+    }
+    int err = rp_udp_bind(loop, &s, &a, opts);
+    if (err != 0) {
+        ADD_FAILURE() << "rp_udp_bind " << host << ":" << port << ": " << rp_strerror(err);
+        return RP_SOCKET_INVALID;
+    }
+    return s;
+}
+
+rp_addr LoopTest::LocalAddr(rp_socket s)
+{
+    rp_addr a;
+    memset(&a, 0, sizeof a);
+    int err = rp_socket_local_addr(loop, s, &a);
+    EXPECT_EQ(err, 0) << "rp_socket_local_addr: " << rp_strerror(err);
+    return a;
 }
 
 void LoopTest::CloseAndWait(rp_socket s)

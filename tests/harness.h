@@ -9,11 +9,12 @@
 // callbacks) is allocated through the fixture (NewOp, NewBuf, Make) and freed only after the loop is
 // destroyed, so a failing assertion that leaves the test body early cannot turn into a use-after-free.
 //
-// Submissions go through the fixture's wrappers (Recv, Send, ..., Cancel). They count accepted
-// submissions per op and mark the calling thread "inside a submitting call"; the op's callback checks
-// every delivery: never inside a submitting call, never after the final completion, RP_OP_F_MORE only on
-// multishot ops, rp_op_pending() consistent, kind/socket/result plausible. TearDown destroys the loop and
-// then checks that every accepted submission got exactly one final completion.
+// Submissions go through the fixture's wrappers (Recv, Send, UdpSend, UdpRecv, ..., Cancel). They count
+// accepted submissions per op and mark the calling thread "inside a submitting call"; the op's callback
+// checks every delivery: never inside a submitting call, never after the final completion, RP_OP_F_MORE
+// only on multishot ops, rp_op_pending() consistent, kind/socket/result plausible (UDP: the datagram count
+// and each datagram's error, length, flags and source). TearDown destroys the loop and then checks that
+// every accepted submission got exactly one final completion.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -102,7 +103,14 @@ struct Op {
     std::atomic<int> expected_kind{RP_OP_NONE};
     std::atomic<bool> multishot{false};
     std::atomic<rp_socket> expected_socket{RP_SOCKET_INVALID}; // recv/send/shutdown/close: its socket
-    std::atomic<int64_t> expected_len{-1};                     // recv: capacity; send: length; pool recv: buffer size
+    std::atomic<int64_t> expected_len{-1};                     // recv: capacity; send: length; pool recv: buffer size;
+                                                               // UDP send/recv: datagram count
+    // UDP ops: the datagram array and its count (UDP pool receives: expected_len is the buffer size).
+    std::atomic<rp_dgram *> dgrams{nullptr};
+    std::atomic<int64_t> dgram_count{-1};
+    // rp_udp_recv: each datagram's capacity at the last submission (recorded only when the op was not
+    // pending, so a refused resubmission never touches what a pending receive is checked against).
+    std::vector<uint32_t> dgram_caps;
 
     rp_op *get() { return &op; }
     // Every accepted submission has had its final completion (and at least one was made).
@@ -165,6 +173,9 @@ public:
     int RecvPool(Op *op, rp_socket s, rp_bufpool *pool, uint32_t flags = 0);
     int Send(Op *op, rp_socket s, const void *buf, size_t len);
     int Sendv(Op *op, rp_socket s, const rp_buf *bufs, size_t count, int64_t total);
+    int UdpSend(Op *op, rp_socket s, rp_dgram *dgrams, size_t count);
+    int UdpRecv(Op *op, rp_socket s, rp_dgram *dgrams, size_t count);
+    int UdpRecvPool(Op *op, rp_socket s, rp_bufpool *pool, rp_dgram *dgrams, size_t count, uint32_t flags = 0);
     int Accept(Op *op, rp_socket listener, uint32_t flags = 0);
     int Connect(Op *op, const rp_addr &addr, const rp_connect_options *opts = nullptr);
     int Shutdown(Op *op, rp_socket s);
@@ -189,6 +200,11 @@ public:
     rp_socket Listen(uint16_t *port, const char *host = "127.0.0.1", const rp_listen_options *opts = nullptr);
     // A connected pair: *client from rp_connect, *server from rp_accept (the listener is closed again).
     void Pair(rp_socket *client, rp_socket *server, const char *host = "127.0.0.1");
+    // A UDP socket bound to host:port (port 0: the kernel picks one); RP_SOCKET_INVALID, with a test
+    // failure, if rp_udp_bind fails.
+    rp_socket UdpBind(const char *host, uint16_t port = 0, const rp_udp_options *opts = nullptr);
+    // rp_socket_local_addr of s (a test failure if it fails).
+    rp_addr LocalAddr(rp_socket s);
     // rp_close with an op, and waits for its completion (result 0).
     void CloseAndWait(rp_socket s);
     // Keeps a receive pending on s, collecting the stream (recv resubmitted from its callback).
@@ -213,7 +229,9 @@ protected:
     void CheckOps();
 
 private:
-    template <class F> int Submit(Op *op, int kind, bool multishot, rp_socket s, int64_t len, F &&call);
+    template <class F>
+    int Submit(Op *op, int kind, bool multishot, rp_socket s, int64_t len, F &&call, rp_dgram *dgrams = nullptr,
+               int64_t dgram_count = -1);
 
     Op *heartbeat_ = nullptr;
     std::atomic<bool> callbacks_disabled_{false};

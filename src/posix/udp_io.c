@@ -471,7 +471,7 @@ static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, ui
                 ent[k].gso = 1;
             }
 #endif
-            iov[k].iov_base = (char *)d->base + off;
+            iov[k].iov_base = off ? (char *)d->base + off : d->base; /* base may be NULL for 0 bytes */
             iov[k].iov_len = part;
             ent[k].idx = idx;
             ent[k].end = off + part;

@@ -587,6 +587,15 @@ static void start_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
         rc = WSARecvFrom(s->fd, &b, 1, &bytes, &s->u.stream.io.dgram.flags,
                          (struct sockaddr *)&s->u.stream.io.dgram.from, &s->u.stream.io.dgram.fromlen, &io->ov, NULL);
     }
+    if (rc != 0 && WSAGetLastError() == WSAEMSGSIZE) {
+        /* A datagram already queued and longer than the buffer: STATUS_BUFFER_OVERFLOW is a warning, not
+         * an error, so the request completes as a success does: through a packet that carries the bytes
+         * kept, or, with skip-on-success, without one (then the OVERLAPPED has the count). */
+        s->kernel_refs++;
+        if (s->bflags & IOCP_BF_SKIP_ON_SUCCESS)
+            done_push(w, io, WSAEMSGSIZE, (DWORD)io->ov.InternalHigh);
+        return;
+    }
     issued(w, s, io, rc == 0, bytes);
 }
 
@@ -622,6 +631,8 @@ static void drain_udp_pool(rp_worker *w, rp_sock *s, rp_op *op)
 static void on_udp_recv(rp_worker *w, rp_sock *s, int error, DWORD bytes)
 {
     rp_op *op = rp__io_op(s, RP_DIR_RECV);
+    if (!op)
+        return; /* never: one receive is posted at a time, and only for the active op */
     int64_t idx = s->u.stream.io.dgram.pool_idx;
     s->u.stream.io.dgram.pool_idx = -1;
     uint32_t dflags = 0;
@@ -700,7 +711,7 @@ static void udp_send_go(rp_worker *w, rp_sock *s)
             int len = 0;
             rp__udp_dest(s, d, &s->u.stream.io.dgram.to, &len); /* it worked a moment ago */
             WSABUF b;
-            b.buf = (char *)d->base + p->u.udp.seg_off;
+            b.buf = p->u.udp.seg_off ? (char *)d->base + p->u.udp.seg_off : (char *)d->base;
             b.len = part;
             DWORD bytes = 0;
             memset(&io->ov, 0, sizeof io->ov);

@@ -202,7 +202,7 @@ int rp__udp_send_part_now(rp_sock *s, const rp_dgram *d, uint32_t off, uint32_t 
     if (err)
         return err;
     WSABUF b;
-    b.buf = (char *)d->base + off;
+    b.buf = off ? (char *)d->base + off : (char *)d->base; /* base may be NULL for 0 bytes */
     b.len = len;
     DWORD sent = 0;
     if (WSASendTo(s->fd, &b, 1, &sent, 0, tolen ? (struct sockaddr *)&to : NULL, tolen, NULL, NULL) == 0)

@@ -446,7 +446,7 @@ void rp__addr_unmap(rp_addr *a); /* ::ffff:a.b.c.d -> a.b.c.d */
 int rp__net_shutdown_write(rp_fd fd);
 /* UDP (posix/net_posix.c, win/net_win.c): a bound datagram socket with the options applied. */
 int rp__net_udp_socket(const rp_addr *addr, const rp_udp_options *opts, int nonblocking, rp_fd *out);
-int rp__net_udp_connect(rp_fd fd, int family, const rp_addr *peer);
+int rp__net_udp_connect(rp_fd fd, const void *sa, int len);
 int rp__net_udp_membership(rp_fd fd, int family, const rp_addr *group, const rp_addr *iface, int join);
 int rp__net_udp_drops(rp_fd fd, uint64_t *out);
 /* Sends dgrams[0..count) without blocking (rp_udp_try_send); returns the number dealt with (each one's

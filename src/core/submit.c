@@ -534,16 +534,17 @@ int rp_socket_worker(rp_loop *loop, rp_socket socket)
 }
 
 /* ---- UDP ---- */
-int rp_udp_send(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count)
+/* A datagram send or receive into the caller's array: the same payload, the kind says which. */
+static int udp_submit(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count, rp_op_kind kind)
 {
     submit_guard g;
     rp_sock *s;
-    int err = rp__udp_check_dgrams(dgrams, count, 1);
+    int err = rp__udp_check_dgrams(dgrams, count, kind == RP_OP_UDP_SEND);
     if (err)
         return err;
-    if ((err = socket_op(loop, op, socket, RP_OP_UDP_SEND, &s, &g)) != 0)
+    if ((err = socket_op(loop, op, socket, kind, &s, &g)) != 0)
         return err;
-    rp__op_claim(op, RP_OP_UDP_SEND, s->worker, socket);
+    rp__op_claim(op, kind, s->worker, socket);
     RP_PRIV(op)->u.udp.v = dgrams;
     RP_PRIV(op)->u.udp.count = (uint32_t)count;
     RP_PRIV(op)->u.udp.next = 0;
@@ -553,22 +554,14 @@ int rp_udp_send(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, si
     return 0;
 }
 
+int rp_udp_send(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count)
+{
+    return udp_submit(loop, op, socket, dgrams, count, RP_OP_UDP_SEND);
+}
+
 int rp_udp_recv(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count)
 {
-    submit_guard g;
-    rp_sock *s;
-    int err = rp__udp_check_dgrams(dgrams, count, 0);
-    if (err)
-        return err;
-    if ((err = socket_op(loop, op, socket, RP_OP_UDP_RECV, &s, &g)) != 0)
-        return err;
-    rp__op_claim(op, RP_OP_UDP_RECV, s->worker, socket);
-    RP_PRIV(op)->u.udp.v = dgrams;
-    RP_PRIV(op)->u.udp.count = (uint32_t)count;
-    RP_PRIV(op)->u.udp.next = 0;
-    rp__dispatch(s->worker, op);
-    guard_leave(&g);
-    return 0;
+    return udp_submit(loop, op, socket, dgrams, count, RP_OP_UDP_RECV);
 }
 
 int rp_udp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, rp_dgram *dgrams, size_t count,

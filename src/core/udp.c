@@ -32,6 +32,23 @@ int rp__udp_check_dgrams(const rp_dgram *v, size_t count, int sending)
     return 0;
 }
 
+/* peer as a sockaddr for a socket of family: an IPv4 peer of a dual-stack socket as ::ffff:a.b.c.d. */
+static int udp_sockaddr(int family, const rp_addr *peer, void *sa, int *len)
+{
+    if (peer->family == RP_AF_INET6 && family == AF_INET)
+        return RP_EAFNOSUPPORT;
+    if (peer->family == RP_AF_INET && family == AF_INET6) {
+        rp_addr mapped = *peer;
+        mapped.family = RP_AF_INET6;
+        memset(mapped.ip, 0, 10);
+        mapped.ip[10] = mapped.ip[11] = 0xFF;
+        memcpy(mapped.ip + 12, peer->ip, 4);
+        mapped.scope_id = 0;
+        return rp__net_to_sockaddr(&mapped, sa, len);
+    }
+    return rp__net_to_sockaddr(peer, sa, len);
+}
+
 /* A UDP socket of the loop, open and not closing. */
 static int udp_lookup(rp_loop *loop, rp_socket h, rp_sock **out)
 {
@@ -51,7 +68,9 @@ int rp_udp_connect(rp_loop *loop, rp_socket socket, const rp_addr *peer)
     int err = udp_lookup(loop, socket, &s);
     if (err)
         return err;
-    if ((err = rp__net_udp_connect(s->fd, s->family, peer)) != 0)
+    struct sockaddr_storage ss;
+    int len = 0;
+    if ((err = udp_sockaddr(s->family, peer, &ss, &len)) != 0 || (err = rp__net_udp_connect(s->fd, &ss, len)) != 0)
         return err;
     rp__atomic_store_u32(&s->u.stream.dgram.peer_fixed, 1);
     return 0;
@@ -96,22 +115,12 @@ int rp_udp_drops(rp_loop *loop, rp_socket socket, uint64_t *out)
 int rp__udp_dest(const rp_sock *s, const rp_dgram *d, void *sa, int *len)
 {
     *len = 0;
+    int fixed = rp__atomic_load_u32(&((rp_sock *)s)->u.stream.dgram.peer_fixed) != 0;
     if (d->peer.family == 0)
-        return rp__atomic_load_u32(&((rp_sock *)s)->u.stream.dgram.peer_fixed) ? 0 : RP_EINVAL;
-    if (rp__atomic_load_u32(&((rp_sock *)s)->u.stream.dgram.peer_fixed))
+        return fixed ? 0 : RP_EINVAL;
+    if (fixed)
         return RP_EINVAL; /* a connected socket sends to its peer only */
-    if (d->peer.family == RP_AF_INET6 && s->family == AF_INET)
-        return RP_EAFNOSUPPORT;
-    if (d->peer.family == RP_AF_INET && s->family == AF_INET6) {
-        rp_addr mapped = d->peer; /* ::ffff:a.b.c.d for a dual-stack socket */
-        mapped.family = RP_AF_INET6;
-        memset(mapped.ip, 0, 10);
-        mapped.ip[10] = mapped.ip[11] = 0xFF;
-        memcpy(mapped.ip + 12, d->peer.ip, 4);
-        mapped.scope_id = 0;
-        return rp__net_to_sockaddr(&mapped, sa, len);
-    }
-    return rp__net_to_sockaddr(&d->peer, sa, len);
+    return udp_sockaddr(s->family, &d->peer, sa, len);
 }
 
 int64_t rp__udp_send_outcome(rp_op *op, int64_t result)

@@ -124,20 +124,9 @@ int rp__net_udp_socket(const rp_addr *addr, const rp_udp_options *opts, int nonb
     return 0;
 }
 
-int rp__net_udp_connect(rp_fd fd, int family, const rp_addr *peer)
+int rp__net_udp_connect(rp_fd fd, const void *sa, int len)
 {
-    rp_sock fake; /* rp__udp_dest maps an IPv4 peer for a dual-stack socket */
-    memset(&fake, 0, sizeof fake);
-    fake.family = family;
-    rp_dgram d;
-    memset(&d, 0, sizeof d);
-    d.peer = *peer;
-    struct sockaddr_storage ss;
-    int len = 0;
-    int err = rp__udp_dest(&fake, &d, &ss, &len);
-    if (err)
-        return err;
-    return connect(fd, (struct sockaddr *)&ss, (socklen_t)len) == 0 ? 0 : rp__from_errno(errno);
+    return connect(fd, (const struct sockaddr *)sa, (socklen_t)len) == 0 ? 0 : rp__from_errno(errno);
 }
 
 int rp__net_udp_membership(rp_fd fd, int family, const rp_addr *group, const rp_addr *iface, int join)

@@ -153,20 +153,9 @@ int rp__udp_local_from_wsamsg(const WSAMSG *msg, uint16_t port, rp_addr *out)
     return -1;
 }
 
-int rp__net_udp_connect(rp_fd fd, int family, const rp_addr *peer)
+int rp__net_udp_connect(rp_fd fd, const void *sa, int len)
 {
-    rp_sock fake; /* rp__udp_dest maps an IPv4 peer for a dual-stack socket */
-    memset(&fake, 0, sizeof fake);
-    fake.family = family;
-    rp_dgram d;
-    memset(&d, 0, sizeof d);
-    d.peer = *peer;
-    struct sockaddr_storage ss;
-    int len = 0;
-    int err = rp__udp_dest(&fake, &d, &ss, &len);
-    if (err)
-        return err;
-    return connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : last_error();
+    return connect(fd, (const struct sockaddr *)sa, len) == 0 ? 0 : last_error();
 }
 
 int rp__net_udp_membership(rp_fd fd, int family, const rp_addr *group, const rp_addr *iface, int join)

@@ -94,7 +94,9 @@ int rp_recv(rp_loop *loop, rp_op *op, rp_socket socket, void *buf, size_t len)
     return 0;
 }
 
-int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, uint32_t flags)
+/* A pool receive, TCP or UDP (dgrams: the caller's array of a UDP one, filled at each delivery). */
+static int pool_submit(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, uint32_t flags, rp_op_kind kind,
+                       rp_dgram *dgrams, size_t count)
 {
     submit_guard g;
     rp_sock *s;
@@ -102,16 +104,18 @@ int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, u
         return RP_EINVAL;
     if ((flags & RP_RECV_MULTISHOT) && op && RP_PRIV(op)->timeout_ms)
         return RP_EINVAL; /* a deadline ends one receive, not a stream of them */
-    int err = socket_op(loop, op, socket, RP_OP_RECV_POOL, &s, &g);
+    int err = socket_op(loop, op, socket, kind, &s, &g);
     if (err)
         return err;
     if ((err = rp__recv_pool_claim(pool)) != 0) {
         guard_leave(&g);
         return err;
     }
-    rp__op_claim(op, RP_OP_RECV_POOL, s->worker, socket);
+    rp__op_claim(op, kind, s->worker, socket);
     rp_op_priv *p = RP_PRIV(op);
     p->u.recv_pool.pool = pool;
+    p->u.recv_pool.dgrams = dgrams;
+    p->u.recv_pool.cap = (uint32_t)count;
     if (flags & RP_RECV_MULTISHOT) {
         p->u.recv_pool.multishot = 1;
         p->iflags |= RP_IF_REPEATING;
@@ -119,6 +123,11 @@ int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, u
     rp__dispatch(s->worker, op);
     guard_leave(&g);
     return 0;
+}
+
+int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, uint32_t flags)
+{
+    return pool_submit(loop, op, socket, pool, flags, RP_OP_RECV_POOL, NULL, 0);
 }
 
 static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, size_t count,
@@ -567,30 +576,7 @@ int rp_udp_recv(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, si
 int rp_udp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, rp_dgram *dgrams, size_t count,
                      uint32_t flags)
 {
-    submit_guard g;
-    rp_sock *s;
-    if (!pool || !dgrams || count == 0 || count > RP_DGRAM_BATCH_MAX || (flags & ~RP_RECV_MULTISHOT) ||
-        (loop && pool->loop != loop))
+    if (!dgrams || count == 0 || count > RP_DGRAM_BATCH_MAX)
         return RP_EINVAL;
-    if ((flags & RP_RECV_MULTISHOT) && op && RP_PRIV(op)->timeout_ms)
-        return RP_EINVAL; /* a deadline ends one receive, not a stream of them */
-    int err = socket_op(loop, op, socket, RP_OP_UDP_RECV_POOL, &s, &g);
-    if (err)
-        return err;
-    if ((err = rp__recv_pool_claim(pool)) != 0) {
-        guard_leave(&g);
-        return err;
-    }
-    rp__op_claim(op, RP_OP_UDP_RECV_POOL, s->worker, socket);
-    rp_op_priv *p = RP_PRIV(op);
-    p->u.recv_pool.pool = pool;
-    p->u.recv_pool.dgrams = dgrams;
-    p->u.recv_pool.cap = (uint32_t)count;
-    if (flags & RP_RECV_MULTISHOT) {
-        p->u.recv_pool.multishot = 1;
-        p->iflags |= RP_IF_REPEATING;
-    }
-    rp__dispatch(s->worker, op);
-    guard_leave(&g);
-    return 0;
+    return pool_submit(loop, op, socket, pool, flags, RP_OP_UDP_RECV_POOL, dgrams, count);
 }

@@ -195,15 +195,10 @@ int rp__udp_local_from_cmsg(struct msghdr *msg, uint16_t port, rp_addr *out)
         if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
             struct in6_pktinfo pi;
             memcpy(&pi, CMSG_DATA(c), sizeof pi);
-            static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-            if (memcmp(&pi.ipi6_addr, mapped, sizeof mapped) == 0) {
-                out->family = RP_AF_INET;
-                memcpy(out->ip, (const uint8_t *)&pi.ipi6_addr + 12, 4);
-            } else {
-                out->family = RP_AF_INET6;
-                memcpy(out->ip, &pi.ipi6_addr, 16);
-                out->scope_id = pi.ipi6_ifindex;
-            }
+            out->family = RP_AF_INET6;
+            memcpy(out->ip, &pi.ipi6_addr, 16);
+            out->scope_id = pi.ipi6_ifindex;
+            rp__addr_unmap(out); /* an IPv4 datagram on a dual-stack socket */
             return 0;
         }
 #endif

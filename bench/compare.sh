@@ -86,30 +86,8 @@ if [ -n "${BEFORE_BUILD:-}" ]; then
 fi
 read -r -a wanted <<<"${SERVERS:-${all_names[*]}}"
 
-logdir=$(mktemp -d "${TMPDIR:-/tmp}/ringport-compare.XXXXXX")
-declare -A pid=() port=()
-names=()
-
-stop_server() { # name: SIGINT, then up to 5 s for a clean exit, then SIGKILL
-  local p=${pid[$1]:-}
-  [ -n "$p" ] || return 0
-  kill -INT "$p" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then
-    echo "compare.sh: $1 did not stop on SIGINT within 5 s: killed" >&2
-    kill -KILL "$p" 2>/dev/null || true
-  fi
-  wait "$p" 2>/dev/null
-  local rc=$?
-  unset "pid[$1]"
-  return $rc
-}
-cleanup() {
-  for n in "${!pid[@]}"; do stop_server "$n" >/dev/null 2>&1; done
-  rm -rf "$logdir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
+bench_servers_init compare.sh
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -122,18 +100,7 @@ else
   echo "no pinning (taskset missing or a single CPU): server and client share the CPUs"
 fi
 echo "$rounds alternating rounds of ${duration} s (+ ${warmup} s warm-up) per scenario and server"
-cpu_busy() { # percent of all CPUs busy over the next second, from /proc/stat
-  local a b
-  a=$(head -n1 /proc/stat); sleep 1; b=$(head -n1 /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN {
-    n = split(a, x); split(b, y); t = 0
-    for (i = 2; i <= n; i++) t += y[i] - x[i]
-    idle = (y[5] - x[5]) + (y[6] - x[6])
-    printf "%.0f", (t > 0 ? 100 * (t - idle) / t : 0) }'
-}
-busy=$(cpu_busy)
-echo "CPU busy before the start (other processes): ${busy}%"
-[ "$busy" -lt 10 ] || echo "warning: the machine is not idle; other processes will add noise to these figures"
+report_busy
 echo
 echo "servers:"
 i=0

@@ -444,6 +444,7 @@ static uint32_t send_some(rp_sock *s, rp_dgram *v, uint32_t from, uint32_t n, ui
 #if HAVE_GSO
             if (gso && off == 0 && part < d->len) { /* the whole datagram, cut by the kernel */
                 part = d->len;
+                memset(ctrl[k].bytes, 0, sizeof ctrl[k].bytes); /* the padding after the data too */
                 h->msg_control = ctrl[k].bytes;
                 h->msg_controllen = sizeof ctrl[k].bytes;
                 struct cmsghdr *c = CMSG_FIRSTHDR(h);

@@ -416,6 +416,73 @@ RP_API int rp_close(rp_loop *loop, rp_op *op, rp_socket socket);
 /* Turns TCP_NODELAY on or off. Synchronous. Returns 0, RP_EINVAL, RP_EBADF, or a mapped system error. */
 RP_API int rp_socket_set_nodelay(rp_loop *loop, rp_socket socket, int on);
 
+/* Flags for rp_close_ex */
+#define RP_CLOSE_ABORT 0x1u /* TCP: abortive close (SO_LINGER {1, 0}): unsent data is discarded and the peer
+                               gets a reset instead of an orderly end of stream */
+
+/* As rp_close, with flags (RP_CLOSE_*). Returns what rp_close returns, and RP_EINVAL for unknown flags or
+ * RP_CLOSE_ABORT on a socket other than a TCP connection. */
+RP_API int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flags);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Socket options: synchronous, on any open socket, from any thread. An option a platform lacks returns
+ * RP_ENOTSUP; nothing is silently ignored. What each platform supports: docs/architecture.md ("Socket
+ * options").
+ * ------------------------------------------------------------------------------------------------- */
+/* The options of rp_socket_set_option / rp_socket_get_option, with their stable values. */
+#define RP_SOCKOPT_MAP(X)                                                                                   \
+    X(RECV_BUFFER, 1)         /* SO_RCVBUF in bytes (TCP, UDP); get: what the kernel uses (Linux doubles the  \
+                                 value asked for and clamps it to net.core.rmem_max) */                    \
+    X(SEND_BUFFER, 2)         /* SO_SNDBUF in bytes (TCP, UDP); get: what the kernel uses */               \
+    X(TOS, 3)                 /* IP_TOS / IPV6_TCLASS, 0 .. 255 (DSCP << 2 | ECN); RP_ENOTSUP on Windows,   \
+                                 which ignores the option */                                              \
+    X(TCP_NODELAY, 4)         /* 0 or 1 */                                                                 \
+    X(TCP_USER_TIMEOUT_MS, 5) /* how long sent data may stay unacknowledged before the connection is        \
+                                 dropped (RP_ETIMEDOUT); 0 = the system's default. Linux TCP_USER_TIMEOUT; \
+                                 Windows TCP_MAXRT (whole seconds, rounded up; 0 is RP_ENOTSUP there);     \
+                                 RP_ENOTSUP elsewhere */                                                   \
+    X(TCP_KEEPALIVE, 6)       /* get only: 1 if keepalive is on (rp_socket_set_keepalive), else 0 */
+
+typedef enum rp_sockopt {
+#define RP_SOCKOPT_ENUM_(name, value) RP_SO_##name = (value),
+    RP_SOCKOPT_MAP(RP_SOCKOPT_ENUM_)
+#undef RP_SOCKOPT_ENUM_
+} rp_sockopt;
+
+/* Sets option opt of socket to value. Returns 0, RP_EINVAL (NULL loop, unknown option, a TCP option on a
+ * UDP socket or listener where it does not apply, a value out of range, a get-only option), RP_EBADF,
+ * RP_ENOTSUP (the platform lacks it), or a mapped system error. */
+RP_API int rp_socket_set_option(rp_loop *loop, rp_socket socket, rp_sockopt opt, int64_t value);
+
+/* Reads option opt of socket into *value: what the kernel really uses. Returns 0, RP_EINVAL (NULL, unknown
+ * option, one that does not apply to the socket), RP_EBADF, RP_ENOTSUP, or a mapped system error. */
+RP_API int rp_socket_get_option(rp_loop *loop, rp_socket socket, rp_sockopt opt, int64_t *value);
+
+/* TCP keepalive probes: after idle_s seconds without traffic, a probe every interval_s seconds, the
+ * connection dropped (RP_ETIMEDOUT) after count unanswered ones. */
+typedef struct rp_keepalive {
+    uint32_t idle_s;      /* 1 .. 32767 */
+    uint32_t interval_s;  /* 1 .. 32767 */
+    uint32_t count;       /* 1 .. 127; Windows before 10 1709 always sends 10 (another count: RP_ENOTSUP) */
+    uint32_t reserved[5]; /* must be zero */
+} rp_keepalive;
+
+/* Turns keepalive on with ka's timing, or off (ka NULL), on a TCP connection (or a listener: accepted
+ * sockets inherit it where the platform does so). Returns 0, RP_EINVAL (NULL loop, bad values, non-zero
+ * reserved, a UDP socket), RP_EBADF, RP_ENOTSUP, or a mapped system error. */
+RP_API int rp_socket_set_keepalive(rp_loop *loop, rp_socket socket, const rp_keepalive *ka);
+
+/* Selects the TCP congestion control algorithm by name ("cubic", "reno", "bbr", ...) on a TCP socket.
+ * Linux and FreeBSD; RP_ENOTSUP elsewhere, and for a name this system does not have (for example a module
+ * that is not loaded). Returns 0, RP_EINVAL (NULL, empty or longer than 15 characters, not TCP),
+ * RP_EBADF, RP_ENOTSUP, RP_EPERM (the name needs privileges), or a mapped system error. */
+RP_API int rp_socket_set_congestion(rp_loop *loop, rp_socket socket, const char *name);
+
+/* Writes the name of the socket's congestion control algorithm with a terminating NUL into buf. Returns its
+ * length, RP_EINVAL (NULL, not TCP), RP_ENOBUFS (size too small: 16 always suffices), RP_EBADF,
+ * RP_ENOTSUP. */
+RP_API int rp_socket_get_congestion(rp_loop *loop, rp_socket socket, char *buf, size_t size);
+
 /* Local / peer address of an open socket. Synchronous. Returns 0, RP_EINVAL, RP_EBADF, RP_ENOTCONN. */
 RP_API int rp_socket_local_addr(rp_loop *loop, rp_socket socket, rp_addr *out);
 RP_API int rp_socket_peer_addr(rp_loop *loop, rp_socket socket, rp_addr *out);

@@ -433,6 +433,13 @@ int rp__net_socket(int family, int nonblocking, rp_fd *out);
 int rp__net_close(rp_fd fd);
 int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts);
 int rp__net_set_nodelay(rp_fd fd, int on);
+/* Socket options (posix/sockopt_posix.c, win/sockopt_win.c); the core has checked the arguments. */
+int rp__net_option_set(rp_fd fd, int family, rp_sockopt opt, int64_t value);
+int rp__net_option_get(rp_fd fd, int family, rp_sockopt opt, int64_t *value);
+int rp__net_keepalive(rp_fd fd, const rp_keepalive *ka); /* NULL: off */
+int rp__net_congestion_set(rp_fd fd, const char *name);
+int rp__net_congestion_get(rp_fd fd, char *buf, size_t size);
+int rp__net_abort_on_close(rp_fd fd); /* SO_LINGER {1, 0} */
 int rp__net_set_nonblocking(rp_fd fd);
 int rp__net_prepare_accepted(rp_fd fd);
 int rp__net_local_addr(rp_fd fd, rp_addr *out);

@@ -220,7 +220,12 @@ int rp_accept(rp_loop *loop, rp_op *op, rp_socket listener, uint32_t flags)
 
 int rp_close(rp_loop *loop, rp_op *op, rp_socket socket)
 {
-    if (!loop)
+    return rp_close_ex(loop, op, socket, 0);
+}
+
+int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flags)
+{
+    if (!loop || (flags & ~RP_CLOSE_ABORT))
         return RP_EINVAL;
     if (op) {
         int err = op_check(loop, op, RP_OP_CLOSE);
@@ -231,9 +236,13 @@ int rp_close(rp_loop *loop, rp_op *op, rp_socket socket)
     int err = rp__sock_lookup(loop, socket, &s);
     if (err)
         return err;
+    if ((flags & RP_CLOSE_ABORT) && s->type != RP_SOCK_STREAM)
+        return RP_EINVAL;
     uint32_t expected = 0;
     if (!rp__atomic_cas_u32(&s->closing, &expected, 1))
         return RP_EBADF; /* a close is already under way */
+    if (flags & RP_CLOSE_ABORT)
+        rp__net_abort_on_close(s->fd); /* takes effect when the descriptor is closed, after the requests */
     /* Closing is allowed while the loop is destroyed: the sweep may not have reached this socket. */
     submit_guard g;
     g.loop = loop;

@@ -40,6 +40,7 @@ int rp__from_errno(int e)
     case EAFNOSUPPORT: return RP_EAFNOSUPPORT;
     case EACCES: return RP_EACCES;
     case EOPNOTSUPP: return RP_ENOTSUP;
+    case ENOPROTOOPT: return RP_ENOTSUP; /* an option this kernel does not know */
     case ENOSYS: return RP_ENOSYS;
     case ESHUTDOWN: return RP_ESHUTDOWN;
     case ENOTCONN: return RP_ENOTCONN;

@@ -49,6 +49,7 @@ int rp__from_wsa(int e)
     case WSAEACCES:
     case ERROR_ACCESS_DENIED: return RP_EACCES;
     case WSAEOPNOTSUPP:
+    case WSAENOPROTOOPT: /* an option this Windows (or Wine) does not know */
     case ERROR_NOT_SUPPORTED: return RP_ENOTSUP;
     case WSAENOTCONN: return RP_ENOTCONN;
     case WSAEALREADY: return RP_EALREADY;

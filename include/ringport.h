@@ -323,7 +323,10 @@ RP_API int rp_op_pending(const rp_op *op);
 #define RP_LISTEN_NO_REUSEADDR 0x1u /* do not set SO_REUSEADDR (set by default; on Windows the listener
                                        is SO_EXCLUSIVEADDRUSE either way, as Windows' SO_REUSEADDR would let
                                        another socket take over the port) */
-#define RP_LISTEN_REUSEPORT 0x2u    /* set SO_REUSEPORT where it exists (RP_ENOTSUP elsewhere) */
+#define RP_LISTEN_REUSEPORT 0x2u    /* SO_REUSEPORT (FreeBSD: SO_REUSEPORT_LB): several listeners on one port,
+                                       e.g. one per worker (rp_listen_options.worker), among which the
+                                       kernel spreads new connections (Linux, FreeBSD; macOS allows the
+                                       sharing but does not spread); RP_ENOTSUP where absent (Windows) */
 #define RP_LISTEN_V6ONLY 0x4u       /* IPv6 listener does not accept IPv4-mapped connections */
 #define RP_LISTEN_NO_NODELAY 0x8u   /* accepted sockets keep Nagle (TCP_NODELAY is set by default) */
 

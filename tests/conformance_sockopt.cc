@@ -4,7 +4,10 @@
 #include "harness.h"
 #include "rawsock.h"
 
+#include <atomic>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 using namespace rpt;
 
@@ -256,6 +259,75 @@ TEST_P(SockOpt, BadArgumentsAreRefused)
     CloseAndWait(l);
     CloseAndWait(c);
     CloseAndWait(s);
+}
+
+TEST_P(SockOpt, ReuseportListenersShareNewConnections)
+{
+    rp_listen_options lo;
+    rp_listen_options_init(&lo);
+    lo.flags = RP_LISTEN_REUSEPORT;
+    lo.worker = 0;
+    rp_addr any;
+    ASSERT_EQ(rp_addr_parse(&any, "127.0.0.1", 0), 0);
+    rp_socket a = RP_SOCKET_INVALID, b = RP_SOCKET_INVALID;
+    int rc = rp_listen(loop, &a, &any, &lo);
+    if (kWindows) {
+        EXPECT_EQ(rc, RP_ENOTSUP) << "Windows has no SO_REUSEPORT";
+        return;
+    }
+    ASSERT_EQ(rc, 0) << rp_strerror(rc);
+    rp_addr bound = LocalAddr(a);
+    lo.worker = threaded() ? 1 : 0; // one listener per worker: the sharding this option is for
+    ASSERT_EQ(rp_listen(loop, &b, &bound, &lo), 0) << "a second listener on the same port";
+    rp_listen_options plain;
+    rp_listen_options_init(&plain);
+    rp_socket c = RP_SOCKET_INVALID;
+    EXPECT_EQ(rp_listen(loop, &c, &bound, &plain), RP_EADDRINUSE) << "only listeners that all ask may share";
+    std::atomic<int> got_a{0}, got_b{0};
+    std::mutex mu;
+    std::vector<rp_socket> accepted;
+    auto on_accept = [&](std::atomic<int> *n) {
+        return [&, n](rp_op *o) {
+            if (o->result == 0) {
+                (*n)++;
+                std::lock_guard<std::mutex> g(mu);
+                accepted.push_back(o->socket);
+            }
+        };
+    };
+    Op *acc_a = NewOp(on_accept(&got_a)), *acc_b = NewOp(on_accept(&got_b));
+    ASSERT_EQ(Accept(acc_a, a, RP_ACCEPT_MULTISHOT), 0);
+    ASSERT_EQ(Accept(acc_b, b, RP_ACCEPT_MULTISHOT), 0);
+    const int n = 64;
+    std::vector<Op *> conns;
+    for (int i = 0; i < n; i++) {
+        conns.push_back(NewOp());
+        ASSERT_EQ(Connect(conns.back(), bound), 0);
+    }
+    ASSERT_TRUE(WaitFor([&] { return got_a.load() + got_b.load() == n; }));
+    for (Op *o : conns) {
+        ASSERT_TRUE(WaitFor([&] { return o->done(); }));
+        ASSERT_EQ(o->result(), 0);
+    }
+#if defined(__linux__) || defined(__FreeBSD__)
+    // The kernel hashes each connection to one of the listeners: 64 all to one would be a 2^-63 chance.
+    EXPECT_GT(got_a.load(), 0);
+    EXPECT_GT(got_b.load(), 0);
+#endif
+    ASSERT_EQ(Cancel(acc_a), 0);
+    ASSERT_EQ(Cancel(acc_b), 0);
+    ASSERT_TRUE(WaitFor([&] { return acc_a->done() && acc_b->done(); }));
+    for (Op *o : conns)
+        CloseAndWait(o->socket());
+    std::vector<rp_socket> all;
+    {
+        std::lock_guard<std::mutex> g(mu);
+        all = accepted;
+    }
+    for (rp_socket h : all)
+        CloseAndWait(h);
+    CloseAndWait(a);
+    CloseAndWait(b);
 }
 
 RPT_INSTANTIATE(SockOpt);

@@ -109,7 +109,10 @@ int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
     if (!(opts->flags & RP_LISTEN_NO_REUSEADDR) && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
         return rp__from_errno(errno);
     if (opts->flags & RP_LISTEN_REUSEPORT) {
-#if defined(SO_REUSEPORT)
+#if defined(SO_REUSEPORT_LB) /* FreeBSD: plain SO_REUSEPORT does not spread connections */
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT_LB, &on, sizeof on) != 0)
+            return rp__from_errno(errno);
+#elif defined(SO_REUSEPORT)
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
             return rp__from_errno(errno);
 #else

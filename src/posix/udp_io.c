@@ -35,7 +35,9 @@ static int apply_options(rp_fd fd, int family, const rp_udp_options *o)
     if (o->flags & RP_UDP_REUSEADDR)
         err = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     if (!err && (o->flags & RP_UDP_REUSEPORT)) {
-#if defined(SO_REUSEPORT)
+#if defined(SO_REUSEPORT_LB) /* FreeBSD: plain SO_REUSEPORT does not spread datagrams */
+        err = set_int(fd, SOL_SOCKET, SO_REUSEPORT_LB, 1);
+#elif defined(SO_REUSEPORT)
         err = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 #else
         err = RP_ENOTSUP;

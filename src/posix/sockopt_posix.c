@@ -1,4 +1,7 @@
 /* Socket options on POSIX (Linux, macOS, the BSDs). What a platform lacks is RP_ENOTSUP. */
+#if defined(__APPLE__)
+#define __APPLE_USE_RFC_3542 1 /* IPV6_TCLASS */
+#endif
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,10 +31,14 @@ int rp__net_option_set(rp_fd fd, int family, rp_sockopt opt, int64_t value)
     case RP_SO_SEND_BUFFER: return set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)value);
     case RP_SO_TOS:
         if (family == AF_INET6) {
+#if defined(IPV6_TCLASS)
             int err = set_int(fd, IPPROTO_IPV6, IPV6_TCLASS, (int)value);
             if (!err)
                 set_int(fd, IPPROTO_IP, IP_TOS, (int)value); /* IPv4 traffic of a dual-stack socket */
             return err;
+#else
+            return RP_ENOTSUP;
+#endif
         }
         return set_int(fd, IPPROTO_IP, IP_TOS, (int)value);
     case RP_SO_TCP_USER_TIMEOUT_MS:
@@ -52,7 +59,13 @@ int rp__net_option_get(rp_fd fd, int family, rp_sockopt opt, int64_t *value)
     case RP_SO_RECV_BUFFER: return get_int(fd, SOL_SOCKET, SO_RCVBUF, value);
     case RP_SO_SEND_BUFFER: return get_int(fd, SOL_SOCKET, SO_SNDBUF, value);
     case RP_SO_TOS:
-        return family == AF_INET6 ? get_int(fd, IPPROTO_IPV6, IPV6_TCLASS, value) : get_int(fd, IPPROTO_IP, IP_TOS, value);
+        if (family != AF_INET6)
+            return get_int(fd, IPPROTO_IP, IP_TOS, value);
+#if defined(IPV6_TCLASS)
+        return get_int(fd, IPPROTO_IPV6, IPV6_TCLASS, value);
+#else
+        return RP_ENOTSUP;
+#endif
     case RP_SO_TCP_USER_TIMEOUT_MS:
 #if defined(TCP_USER_TIMEOUT)
         return get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, value);

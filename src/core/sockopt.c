@@ -19,6 +19,15 @@ static int option_fits(const rp_sock *s, rp_sockopt opt, int64_t value, int sett
     return 0; /* not an option */
 }
 
+/* A TCP socket (connection or listener) of the loop, open and not closing. */
+static int tcp_lookup(rp_loop *loop, rp_socket h, rp_sock **out)
+{
+    int err = rp__sock_lookup(loop, h, out);
+    if (err)
+        return err;
+    return (*out)->type == RP_SOCK_STREAM || (*out)->type == RP_SOCK_LISTENER ? 0 : RP_EINVAL;
+}
+
 int rp_socket_set_option(rp_loop *loop, rp_socket socket, rp_sockopt opt, int64_t value)
 {
     rp_sock *s;
@@ -29,10 +38,6 @@ int rp_socket_set_option(rp_loop *loop, rp_socket socket, rp_sockopt opt, int64_
         return err;
     if (!option_fits(s, opt, value, 1))
         return RP_EINVAL;
-    if (opt == RP_SO_TCP_NODELAY) {
-        err = rp__net_set_nodelay(s->fd, (int)value);
-        return err;
-    }
     return rp__net_option_set(s->fd, s->family, opt, value);
 }
 
@@ -62,12 +67,8 @@ int rp_socket_set_keepalive(rp_loop *loop, rp_socket socket, const rp_keepalive 
             if (ka->reserved[i])
                 return RP_EINVAL;
     }
-    int err = rp__sock_lookup(loop, socket, &s);
-    if (err)
-        return err;
-    if (s->type != RP_SOCK_STREAM && s->type != RP_SOCK_LISTENER)
-        return RP_EINVAL;
-    return rp__net_keepalive(s->fd, ka);
+    int err = tcp_lookup(loop, socket, &s);
+    return err ? err : rp__net_keepalive(s->fd, ka);
 }
 
 #define CONGESTION_NAME_MAX 15 /* TCP_CA_NAME_MAX - 1 on Linux and FreeBSD */
@@ -77,12 +78,8 @@ int rp_socket_set_congestion(rp_loop *loop, rp_socket socket, const char *name)
     rp_sock *s;
     if (!loop || !name || !name[0] || strlen(name) > CONGESTION_NAME_MAX)
         return RP_EINVAL;
-    int err = rp__sock_lookup(loop, socket, &s);
-    if (err)
-        return err;
-    if (s->type != RP_SOCK_STREAM && s->type != RP_SOCK_LISTENER)
-        return RP_EINVAL;
-    return rp__net_congestion_set(s->fd, name);
+    int err = tcp_lookup(loop, socket, &s);
+    return err ? err : rp__net_congestion_set(s->fd, name);
 }
 
 int rp_socket_get_congestion(rp_loop *loop, rp_socket socket, char *buf, size_t size)
@@ -90,11 +87,9 @@ int rp_socket_get_congestion(rp_loop *loop, rp_socket socket, char *buf, size_t 
     rp_sock *s;
     if (!loop || !buf)
         return RP_EINVAL;
-    int err = rp__sock_lookup(loop, socket, &s);
+    int err = tcp_lookup(loop, socket, &s);
     if (err)
         return err;
-    if (s->type != RP_SOCK_STREAM && s->type != RP_SOCK_LISTENER)
-        return RP_EINVAL;
     char name[CONGESTION_NAME_MAX + 1];
     if ((err = rp__net_congestion_get(s->fd, name, sizeof name)) != 0)
         return err;

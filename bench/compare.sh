@@ -53,10 +53,8 @@ load="$build/bench/rp_load"
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: ROUNDS must be a positive integer" >&2; exit 2; }
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-pin_server=(); pin_client=()
-if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c "${SERVER_CPU:-0}"); pin_client=(taskset -c "${CLIENT_CPU:-1}")
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
+bench_pinning
 
 all_names=(ringport_io_uring ringport_epoll libuv asio epoll_by_hand uring_by_hand)
 declare -A cmd=(
@@ -86,7 +84,6 @@ if [ -n "${BEFORE_BUILD:-}" ]; then
 fi
 read -r -a wanted <<<"${SERVERS:-${all_names[*]}}"
 
-source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 bench_servers_init compare.sh
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -1,9 +1,18 @@
 # Shared by bench/compare.sh and bench/udp_compare.sh (sourced, not run): the servers started in the
 # background, their clean stop, and how busy the machine is before a run.
+#   bench_pinning             pin_server / pin_client: taskset prefixes for CPU SERVER_CPU (0) and
+#                             CLIENT_CPU (1), empty without taskset or with one CPU
 #   bench_servers_init NAME   NAME is the calling script, for messages; creates $logdir and pid[]
 #   stop_server SERVER        SIGINT, then up to 5 s for a clean exit, then SIGKILL; returns its exit code
 #   cpu_busy                  percent of all CPUs busy over the next second (from /proc/stat)
 #   report_busy               prints that, with a warning above 10 %
+
+bench_pinning() {
+  pin_server=(); pin_client=()
+  if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    pin_server=(taskset -c "${SERVER_CPU:-0}"); pin_client=(taskset -c "${CLIENT_CPU:-1}")
+  fi
+}
 
 bench_servers_init() {
   bench_script=$1

@@ -64,10 +64,8 @@ for sc in "${scenarios[@]}"; do
     { echo "udp_compare.sh: scenario \"$sc\" is not sockets:size[:window]" >&2; exit 2; }
 done
 
-pin_server=(); pin_client=()
-if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c "${SERVER_CPU:-0}"); pin_client=(taskset -c "${CLIENT_CPU:-1}")
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
+bench_pinning
 
 all_names=(ringport_io_uring ringport_epoll libuv mmsg_by_hand)
 rp="$build/samples/udp_echo_server --workers 1 --quiet"
@@ -94,7 +92,6 @@ for n in "${wanted[@]}"; do
   [ -x "$bin" ] || { echo "udp_compare.sh: $n needs $bin, which is missing: build it first (libuv: libuv1-dev)" >&2; exit 2; }
 done
 
-source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 bench_servers_init udp_compare.sh
 
 # A UDP socket bound to the port, on any address (from /proc/net/udp and udp6: local_address is HEXIP:HEXPORT).

@@ -261,6 +261,23 @@ int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flags)
     return 0;
 }
 
+/* A socket rp_listen or rp_udp_bind created, every field set: visible to other threads and registered
+ * with its worker's backend. On failure the slot and the descriptor are released. */
+static int publish_and_attach(rp_loop *loop, rp_worker *w, rp_sock *s, rp_socket *out)
+{
+    rp_fd fd = s->fd;
+    rp__sock_publish(s);
+    int err = loop->backend->sock_attach(w, s);
+    if (err) {
+        s->fd = RP_FD_INVALID;
+        rp__sock_free(loop, s);
+        rp__net_close(fd);
+        return err;
+    }
+    *out = RP_SOCK_HANDLE(s);
+    return 0;
+}
+
 int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_listen_options *opts)
 {
     rp_listen_options defaults;
@@ -307,18 +324,9 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
     s->u.listen.posted_depth = opts->accepts_posted ? (uint32_t)opts->accepts_posted : RP_ACCEPTS_POSTED_DEFAULT;
     if (!(opts->flags & RP_LISTEN_NO_NODELAY))
         s->flags |= RP_SF_NODELAY;
-    rp__sock_publish(s);
-    err = loop->backend->sock_attach(w, s);
-    if (err) {
-        s->fd = RP_FD_INVALID;
-        rp__sock_free(loop, s);
-        rp__net_close(fd);
-        guard_leave(&g);
-        return err;
-    }
-    *out = RP_SOCK_HANDLE(s);
+    err = publish_and_attach(loop, w, s, out);
     guard_leave(&g);
-    return 0;
+    return err;
 }
 
 #define UDP_FLAGS_ALL                                                                                       \
@@ -371,18 +379,9 @@ int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp
     /* RINGPORT_UDP_NO_GSO=1 (test-only) takes the path of devices without UDP GSO: segments split here. */
     const char *no_gso = getenv("RINGPORT_UDP_NO_GSO");
     rp__atomic_store_u32(&s->u.stream.dgram.gso_off, no_gso && no_gso[0] == '1');
-    rp__sock_publish(s);
-    err = loop->backend->sock_attach(w, s);
-    if (err) {
-        s->fd = RP_FD_INVALID;
-        rp__sock_free(loop, s);
-        rp__net_close(fd);
-        guard_leave(&g);
-        return err;
-    }
-    *out = RP_SOCK_HANDLE(s);
+    err = publish_and_attach(loop, w, s, out);
     guard_leave(&g);
-    return 0;
+    return err;
 }
 
 int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_options *opts)

@@ -369,12 +369,7 @@ RP_STATIC_ASSERT(UDP_HDR_ROOM <= RP_BUFPOOL_HEADROOM, "a pool buffer's headroom 
 RP_STATIC_ASSERT(sizeof(struct sockaddr_in6) <= UDP_SCRATCH_CTRL && UDP_SCRATCH_CTRL_SIZE >= 40,
                  "an rp_dgram holds a source address and an in6_pktinfo control message");
 
-static int udp_native_pool(rp_worker *w, rp_sock *s, rp_op *op)
-{
-    RP_UNUSED(w);
-    RP_UNUSED(s);
-    return rp__recv_pool_seg(op)->backend_held;
-}
+static int udp_native_pool(const rp_op *op) { return rp__recv_pool_seg(op)->backend_held; }
 
 static void start_udp_recvmsg(rp_worker *w, rp_sock *s, rp_op *op)
 {
@@ -407,7 +402,7 @@ static void start_udp_recvmsg(rp_worker *w, rp_sock *s, rp_op *op)
 /* Tries the receive at once (data usually waits on a busy socket), else polls. */
 static void start_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
 {
-    if (op->kind == RP_OP_UDP_RECV_POOL && udp_native_pool(w, s, op)) {
+    if (op->kind == RP_OP_UDP_RECV_POOL && udp_native_pool(op)) {
         start_udp_recvmsg(w, s, op);
         return;
     }
@@ -647,7 +642,7 @@ static void on_recv_cqe(rp_worker *w, rp_sock *s, int res, unsigned flags)
     case RP_OP_RECV_POOL: on_recv_pool(w, s, op, res, flags); return;
     case RP_OP_UDP_RECV: on_udp_poll_recv(w, s, op, res); return;
     case RP_OP_UDP_RECV_POOL:
-        if (udp_native_pool(w, s, op))
+        if (udp_native_pool(op))
             on_udp_recvmsg(w, s, op, res, flags);
         else
             on_udp_poll_recv(w, s, op, res);

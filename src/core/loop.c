@@ -160,7 +160,9 @@ static void worker_main(void *arg)
         uint32_t stop = rp__atomic_load_u32(&w->stop);
         if (stop == 2)
             break;
-        if (stop == 1 && !w->sweeping) {
+        /* Again while sockets are left: a connection another worker's listener accepted for this one
+         * (a multishot accept delivered during the destroy) can arrive after the first sweep. */
+        if (stop == 1 && (!w->sweeping || rp__atomic_load_u32(&w->live_socks))) {
             w->sweeping = 1;
             rp__worker_sweep(w);
         }
@@ -478,6 +480,8 @@ int rp_loop_destroy(rp_loop *loop)
         rp__worker_sweep(w);
         int quiet_rounds = 0;
         while (quiet_rounds < 2) {
+            if (rp__atomic_load_u32(&w->live_socks))
+                rp__worker_sweep(w); /* sockets a delivery created since (accepted connections) */
             int n = rp__iterate(w, worker_quiet(w) ? 0 : 1000000, NULL, 0);
             quiet_rounds = (n == 0 && worker_quiet(w)) ? quiet_rounds + 1 : 0;
         }

@@ -64,7 +64,7 @@ extern "C" {
     X(ENOMEM, -2, "out of memory")                                                                               \
     X(EBADF, -3, "socket handle is not open")                 /* never opened, closed, or stale */               \
     X(EBUSY, -4, "operation already pending or loop busy")                                                       \
-    X(ENOENT, -5, "operation is not pending")                 /* rp_cancel */                                    \
+    X(ENOENT, -5, "no such operation or file")                /* rp_cancel; a Unix socket path */                \
     X(ECANCELED, -6, "operation canceled")                    /* rp_cancel, rp_close, rp_loop_destroy */         \
     X(ECONNREFUSED, -7, "connection refused")                                                                    \
     X(ECONNRESET, -8, "connection reset by peer")                                                                \
@@ -492,6 +492,79 @@ RP_API int rp_socket_peer_addr(rp_loop *loop, rp_socket socket, rp_addr *out);
 
 /* Index of the worker that owns the socket (0 in caller-driven loops), or RP_EINVAL / RP_EBADF. */
 RP_API int rp_socket_worker(rp_loop *loop, rp_socket socket);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Unix domain stream sockets (local IPC). Their connections are ordinary stream sockets: rp_recv,
+ * rp_recv_pool, rp_send, rp_sendv, rp_shutdown, rp_close and the deadlines work on them as on TCP, and
+ * listeners take rp_accept. TCP-only calls (TCP options, keepalive, congestion control, RP_CLOSE_ABORT,
+ * rp_socket_set_nodelay) return RP_EINVAL on them, and rp_socket_local_addr / rp_socket_peer_addr return
+ * RP_EAFNOSUPPORT (use rp_socket_unix_path). Windows 10 1803+ has AF_UNIX stream sockets (no socketpair,
+ * no abstract names, no ancillary data); where the system lacks them the calls return RP_EAFNOSUPPORT.
+ *
+ * A path is given as len bytes, not NUL-terminated: a file system path (no NUL byte in it), or on Linux
+ * an abstract name, whose first byte is NUL (the rest, NULs included, is the name; no file is created).
+ * At most RP_UNIX_PATH_MAX bytes (the platform's sun_path less its terminating NUL: 107 on Linux and
+ * Windows, 103 on macOS and BSD, which rp_unix_path_max tells).
+ * ------------------------------------------------------------------------------------------------- */
+#define RP_UNIX_PATH_MAX 107
+
+/* The longest path (in bytes) this platform takes: 107 on Linux and Windows, 103 on macOS and BSD. */
+RP_API size_t rp_unix_path_max(void);
+
+/* Flag for rp_listen_options.flags, rp_unix_listen only: a socket file already at path is removed before
+ * binding (one left behind by a process that ended without removing it). Anything at path that is not a
+ * socket is left alone (RP_EADDRINUSE). */
+#define RP_LISTEN_UNIX_UNLINK 0x10u
+
+/* Creates a Unix domain stream socket bound to path and listening. The socket file is created with the
+ * process's umask and is not removed when the listener closes (it may be handed to another process that
+ * goes on serving it): remove it yourself, or start with RP_LISTEN_UNIX_UNLINK. opts may be NULL; of its
+ * flags only RP_LISTEN_UNIX_UNLINK applies (RP_LISTEN_NO_REUSEADDR and RP_LISTEN_NO_NODELAY are accepted
+ * and mean nothing here). Synchronous, any thread. Returns 0 and sets *out, or RP_EINVAL (NULL loop/out/
+ * path, len 0 or above rp_unix_path_max(), a NUL inside a file system path, RP_LISTEN_REUSEPORT or
+ * RP_LISTEN_V6ONLY, bad option), RP_ENOTSUP (an abstract name off Linux), RP_EADDRINUSE (path exists),
+ * RP_ENOENT (a directory of path does not exist), RP_EACCES, RP_EAFNOSUPPORT (no AF_UNIX here),
+ * RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_ESHUTDOWN, RP_EIO. */
+RP_API int rp_unix_listen(rp_loop *loop, rp_socket *out, const char *path, size_t len, const rp_listen_options *opts);
+
+/* Connects to the Unix domain listener at path. Completes as rp_connect: result 0 and op->socket the
+ * connected socket (the caller's to rp_close), or an error with the socket already released:
+ * RP_ECONNREFUSED (a socket file nobody listens on; also a full backlog on macOS and BSD), RP_ENOENT (no
+ * such file), RP_EACCES, RP_EAGAIN (Linux: the listener's backlog is full; try again later),
+ * RP_ECANCELED. opts may be NULL; opts->worker applies, opts->flags must be 0 or RP_CONNECT_NO_NODELAY
+ * (meaningless here). Returns 0, RP_EINVAL (as rp_unix_listen for the path; NULL loop/op, bad options),
+ * RP_EBUSY, RP_ENOTSUP, RP_EAFNOSUPPORT, RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_ESHUTDOWN. */
+RP_API int rp_unix_connect(rp_loop *loop, rp_op *op, const char *path, size_t len, const rp_connect_options *opts);
+
+/* Creates two connected stream sockets, both owned by worker (-1: the calling thread's worker if it is
+ * one, else round-robin; rp_socket_move hands one to another worker). POSIX: socketpair(AF_UNIX).
+ * Windows, which has no AF_UNIX socketpair: a TCP connection over the loopback interface (127.0.0.1),
+ * checked to be between the two sockets it returns. Synchronous, any thread. Returns 0 and sets out[0],
+ * out[1] (the caller's to rp_close), or RP_EINVAL (NULL loop/out, bad worker), RP_EMFILE, RP_ENFILE,
+ * RP_ENOMEM, RP_ESHUTDOWN, RP_EIO. */
+RP_API int rp_socketpair(rp_loop *loop, rp_socket out[2], int worker);
+
+/* Writes the path of a Unix domain socket into buf: its own (peer 0) or its peer's (peer 1), len bytes
+ * as rp_unix_listen takes them (an abstract name starts with a NUL byte), plus a terminating NUL when
+ * there is room. A connecting socket usually has no path of its own (length 0). Returns the length, or
+ * RP_EINVAL (NULL, not a Unix domain socket), RP_ENOBUFS (size below the length), RP_EBADF, RP_ENOTCONN
+ * (peer of a listener or of a socket whose peer has gone). */
+RP_API int rp_socket_unix_path(rp_loop *loop, rp_socket socket, int peer, char *buf, size_t size);
+
+/* The credentials of the process at the other end of a Unix domain connection, as the kernel recorded
+ * them when the connection was made. A field the platform does not report is -1. */
+typedef struct rp_peer_cred {
+    int64_t pid;          /* Linux, macOS, FreeBSD 13+, Windows */
+    int64_t uid;          /* POSIX only */
+    int64_t gid;          /* POSIX only */
+    uint32_t reserved[6]; /* set to zero */
+} rp_peer_cred;
+
+/* Fills *out with the peer's credentials (Linux SO_PEERCRED; macOS getpeereid and LOCAL_PEERPID; FreeBSD
+ * LOCAL_PEERCRED; Windows SIO_AF_UNIX_GETPEERPID). Synchronous, any thread. Returns 0, RP_EINVAL (NULL,
+ * not a Unix domain connection: a listener, TCP, UDP, or a Windows rp_socketpair), RP_EBADF, RP_ENOTCONN,
+ * RP_ENOTSUP (the platform reports none of them). */
+RP_API int rp_socket_peer_cred(rp_loop *loop, rp_socket socket, rp_peer_cred *out);
 
 /* ---------------------------------------------------------------------------------------------------
  * Buffer pools and pool receives

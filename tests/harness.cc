@@ -472,6 +472,12 @@ int LoopTest::Connect(Op *op, const rp_addr &addr, const rp_connect_options *opt
                   [&] { return rp_connect(loop, op ? op->get() : nullptr, &addr, opts); });
 }
 
+int LoopTest::UnixConnect(Op *op, const char *path, size_t len, const rp_connect_options *opts)
+{
+    return Submit(op, RP_OP_CONNECT, false, RP_SOCKET_INVALID, -1,
+                  [&] { return rp_unix_connect(loop, op ? op->get() : nullptr, path, len, opts); });
+}
+
 int LoopTest::Shutdown(Op *op, rp_socket s)
 {
     return Submit(op, RP_OP_SHUTDOWN, false, s, -1,

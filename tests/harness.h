@@ -178,6 +178,7 @@ public:
     int UdpRecvPool(Op *op, rp_socket s, rp_bufpool *pool, rp_dgram *dgrams, size_t count, uint32_t flags = 0);
     int Accept(Op *op, rp_socket listener, uint32_t flags = 0);
     int Connect(Op *op, const rp_addr &addr, const rp_connect_options *opts = nullptr);
+    int UnixConnect(Op *op, const char *path, size_t len, const rp_connect_options *opts = nullptr);
     int Shutdown(Op *op, rp_socket s);
     int Close(Op *op, rp_socket s); // op may be nullptr
     int Timeout(Op *op, rp_socket s, uint64_t delay_ms, uint64_t repeat_ms = 0);

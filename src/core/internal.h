@@ -70,6 +70,13 @@ enum rp_op_place {
 #define RP_IF_DEADLINE 0x10u /* an internal timer record: the deadline of the op in u.timer.deadline_of */
 #define RP_IF_TIMED_OUT 0x20u /* its deadline passed: a cancellation it ends with is RP_ETIMEDOUT */
 
+/* The payload of a connect: where to (TCP), or the outcome of a Unix domain connect, which the submission
+ * made at once (it never waits) and the worker reports as the completion. */
+typedef struct rp_connect_payload {
+    rp_addr addr;
+    int unix_result;
+} rp_connect_payload;
+
 typedef struct rp_op_priv {
     rp_op *next;            /* socket queue or inbox link */
     rp_op *ready_next;      /* ready queue link */
@@ -114,9 +121,7 @@ typedef struct rp_op_priv {
                 rp_op *deadline_of; /* RP_IF_DEADLINE: the op whose deadline this is */
             };
         } timer;
-        struct {
-            rp_addr addr;
-        } connect;
+        rp_connect_payload connect;
         struct {              /* UDP_SEND, UDP_RECV */
             rp_dgram *v;
             uint32_t count;
@@ -385,6 +390,26 @@ void rp__sock_publish(rp_sock *s); /* after the creator has set every field, bef
 void rp__sock_free(rp_loop *loop, rp_sock *s);
 void rp__pool_free_all(rp_loop *loop);
 
+/* Guards a submission made from outside the owning worker against a concurrent rp_loop_destroy (core/
+ * submit.c): destroy waits until no such call is between rp__guard_enter and rp__guard_leave. */
+typedef struct rp_submit_guard {
+    rp_loop *loop;
+    int held;
+} rp_submit_guard;
+int rp__guard_enter(rp_submit_guard *g, rp_loop *loop); /* 0, or RP_ESHUTDOWN (nothing held) */
+void rp__guard_leave(rp_submit_guard *g);
+/* The op record can be submitted as kind: not pending, a callback where needed, no deadline unless the
+ * kind takes one. */
+int rp__op_check(rp_loop *loop, rp_op *op, rp_op_kind kind);
+/* Listeners and connections, TCP or Unix domain (core/submit.c). The checks of the options (flags: those
+ * allowed), then the socket around fd (which they take over, closing it on failure): a listener published
+ * as *out, or a connecting socket whose connect op is dispatched with payload. */
+int rp__listen_check(const rp_loop *loop, const rp_listen_options *opts, uint32_t flags);
+int rp__listener_open(rp_loop *loop, rp_fd fd, int family, const rp_listen_options *opts, rp_socket *out);
+int rp__connect_check(rp_loop *loop, rp_op *op, const rp_connect_options *opts);
+int rp__connect_open(rp_loop *loop, rp_op *op, rp_fd fd, int family, const rp_connect_options *opts,
+                     const rp_connect_payload *payload);
+
 /* the op life cycle (core/op.c) */
 void rp__op_claim(rp_op *op, rp_op_kind kind, rp_worker *w, rp_socket target);
 void rp__dispatch(rp_worker *w, rp_op *op); /* any thread: run op's submission on its worker */
@@ -451,6 +476,18 @@ int rp__net_from_sockaddr(const struct sockaddr_storage *ss, rp_addr *out);
 int rp__net_from_sockaddr_unmapped(const struct sockaddr_storage *ss, rp_addr *out);
 void rp__addr_unmap(rp_addr *a); /* ::ffff:a.b.c.d -> a.b.c.d */
 int rp__net_shutdown_write(rp_fd fd);
+/* Unix domain sockets (posix/unix_posix.c, win/unix_win.c); the core has checked the path. */
+size_t rp__net_unix_path_max(void);
+int rp__net_unix_abstract(void); /* 1 where abstract names exist (Linux) */
+int rp__net_unix_listen(rp_fd fd, const char *path, size_t len, const rp_listen_options *opts);
+/* Connects at once; a socket in blocking mode (nonblocking 0) is switched to non-blocking for the call,
+ * so that a full backlog cannot make it wait. Returns 0 or the RP_E* code of the failure. */
+int rp__net_unix_connect(rp_fd fd, const char *path, size_t len, int nonblocking);
+/* Two connected stream sockets; *family is what they are (AF_UNIX, or AF_INET for Windows' loopback
+ * pair). */
+int rp__net_socketpair(int nonblocking, rp_fd out[2], int *family);
+int rp__net_unix_path(rp_fd fd, int peer, char *buf, size_t size);
+int rp__net_peer_cred(rp_fd fd, rp_peer_cred *out); /* out preset to -1s */
 /* UDP (posix/net_posix.c, win/net_win.c): a bound datagram socket with the options applied. */
 int rp__net_udp_socket(const rp_addr *addr, const rp_udp_options *opts, int nonblocking, rp_fd *out);
 int rp__net_udp_connect(rp_fd fd, const void *sa, int len);

@@ -162,6 +162,10 @@ static void start_connect(rp_worker *w, rp_op *op, int cancelled)
         rp__connect_finish(w, s, RP_ECANCELED);
         return;
     }
+    if (s->family == AF_UNIX) {
+        rp__connect_finish(w, s, RP_PRIV(op)->u.connect.unix_result); /* connected (or not) at submission */
+        return;
+    }
     s->active |= RP_DIR_CONNECT;
     w->loop->backend->io_start(w, s, RP_DIR_CONNECT, op);
 }

@@ -7,25 +7,27 @@
 /* What an option applies to and how its value is bounded. */
 static int option_fits(const rp_sock *s, rp_sockopt opt, int64_t value, int setting)
 {
-    int tcp = s->type == RP_SOCK_STREAM || s->type == RP_SOCK_LISTENER;
+    int ip = s->family != AF_UNIX;
+    int tcp = ip && (s->type == RP_SOCK_STREAM || s->type == RP_SOCK_LISTENER);
     switch (opt) {
     case RP_SO_RECV_BUFFER:
     case RP_SO_SEND_BUFFER: return !setting || (value > 0 && value <= INT_MAX);
-    case RP_SO_TOS: return !setting || (value >= 0 && value <= 255);
-    case RP_SO_TCP_NODELAY: return s->type == RP_SOCK_STREAM && (!setting || value == 0 || value == 1);
+    case RP_SO_TOS: return ip && (!setting || (value >= 0 && value <= 255));
+    case RP_SO_TCP_NODELAY: return tcp && s->type == RP_SOCK_STREAM && (!setting || value == 0 || value == 1);
     case RP_SO_TCP_USER_TIMEOUT_MS: return tcp && (!setting || (value >= 0 && value <= INT_MAX));
     case RP_SO_TCP_KEEPALIVE: return tcp && !setting;
     }
     return 0; /* not an option */
 }
 
-/* A TCP socket (connection or listener) of the loop, open and not closing. */
+/* A TCP socket (connection or listener, not Unix domain) of the loop, open and not closing. */
 static int tcp_lookup(rp_loop *loop, rp_socket h, rp_sock **out)
 {
     int err = rp__sock_lookup(loop, h, out);
     if (err)
         return err;
-    return (*out)->type == RP_SOCK_STREAM || (*out)->type == RP_SOCK_LISTENER ? 0 : RP_EINVAL;
+    return ((*out)->type == RP_SOCK_STREAM || (*out)->type == RP_SOCK_LISTENER) && (*out)->family != AF_UNIX ? 0
+                                                                                                      : RP_EINVAL;
 }
 
 int rp_socket_set_option(rp_loop *loop, rp_socket socket, rp_sockopt opt, int64_t value)

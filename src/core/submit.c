@@ -9,14 +9,7 @@
 
 #define MAX_SENDV 1024
 
-/* Guards submissions made from outside the owning worker against a concurrent rp_loop_destroy: destroy
- * waits until no such call is between its checks and its inbox push. */
-typedef struct submit_guard {
-    rp_loop *loop;
-    int held;
-} submit_guard;
-
-static int guard_enter(submit_guard *g, rp_loop *loop)
+int rp__guard_enter(rp_submit_guard *g, rp_loop *loop)
 {
     g->loop = loop;
     g->held = 0;
@@ -34,7 +27,7 @@ static int guard_enter(submit_guard *g, rp_loop *loop)
     return 0;
 }
 
-static void guard_leave(submit_guard *g)
+void rp__guard_leave(rp_submit_guard *g)
 {
     if (g->held)
         rp__atomic_fetch_add_u32(&g->loop->foreign_submitters, (uint32_t)-1);
@@ -42,7 +35,7 @@ static void guard_leave(submit_guard *g)
 
 /* Checks the op record can be submitted as kind: not pending, with a callback where one is needed, and
  * without a deadline unless the kind takes one. */
-static int op_check(rp_loop *loop, rp_op *op, rp_op_kind kind)
+int rp__op_check(rp_loop *loop, rp_op *op, rp_op_kind kind)
 {
     if (!op)
         return RP_EINVAL;
@@ -57,11 +50,11 @@ static int op_check(rp_loop *loop, rp_op *op, rp_op_kind kind)
 
 /* Checks a submission of kind on socket h: the loop, the record, and the socket type the op table
  * names. On success the guard is held and *out is the socket. */
-static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, rp_op_kind kind, rp_sock **out, submit_guard *g)
+static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, rp_op_kind kind, rp_sock **out, rp_submit_guard *g)
 {
     if (!loop)
         return RP_EINVAL;
-    int err = op_check(loop, op, kind);
+    int err = rp__op_check(loop, op, kind);
     if (err)
         return err;
     rp_sock *s;
@@ -71,7 +64,7 @@ static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, rp_op_kind kind, rp_
     if ((need == RP_OPSOCK_STREAM || need == RP_OPSOCK_LISTENER || need == RP_OPSOCK_DGRAM) &&
         s->type != (uint32_t)need)
         return RP_EINVAL;
-    if ((err = guard_enter(g, loop)) != 0)
+    if ((err = rp__guard_enter(g, loop)) != 0)
         return err;
     *out = s;
     return 0;
@@ -79,7 +72,7 @@ static int socket_op(rp_loop *loop, rp_op *op, rp_socket h, rp_op_kind kind, rp_
 
 int rp_recv(rp_loop *loop, rp_op *op, rp_socket socket, void *buf, size_t len)
 {
-    submit_guard g;
+    rp_submit_guard g;
     rp_sock *s;
     if (!buf || len == 0 || len > INT32_MAX)
         return RP_EINVAL;
@@ -90,7 +83,7 @@ int rp_recv(rp_loop *loop, rp_op *op, rp_socket socket, void *buf, size_t len)
     RP_PRIV(op)->u.recv.buf = buf;
     RP_PRIV(op)->u.recv.len = len;
     rp__dispatch(s->worker, op);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 
@@ -98,7 +91,7 @@ int rp_recv(rp_loop *loop, rp_op *op, rp_socket socket, void *buf, size_t len)
 static int pool_submit(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, uint32_t flags, rp_op_kind kind,
                        rp_dgram *dgrams, size_t count)
 {
-    submit_guard g;
+    rp_submit_guard g;
     rp_sock *s;
     if (!pool || (flags & ~RP_RECV_MULTISHOT) || (loop && pool->loop != loop))
         return RP_EINVAL;
@@ -108,7 +101,7 @@ static int pool_submit(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *p
     if (err)
         return err;
     if ((err = rp__recv_pool_claim(pool)) != 0) {
-        guard_leave(&g);
+        rp__guard_leave(&g);
         return err;
     }
     rp__op_claim(op, kind, s->worker, socket);
@@ -121,7 +114,7 @@ static int pool_submit(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *p
         p->iflags |= RP_IF_REPEATING;
     }
     rp__dispatch(s->worker, op);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 
@@ -133,13 +126,13 @@ int rp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *pool, u
 static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, size_t count,
                        int64_t total, const void *one, size_t one_len)
 {
-    submit_guard g;
+    rp_submit_guard g;
     rp_sock *s;
     int err = socket_op(loop, op, socket, RP_OP_SEND, &s, &g);
     if (err)
         return err;
     if (rp__atomic_load_u32(&s->wr_shut)) {
-        guard_leave(&g);
+        rp__guard_leave(&g);
         return RP_ESHUTDOWN;
     }
     rp__op_claim(op, RP_OP_SEND, s->worker, socket);
@@ -155,7 +148,7 @@ static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf 
     }
     p->u.send.total = total;
     rp__dispatch(s->worker, op);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 
@@ -186,24 +179,24 @@ int rp_sendv(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, siz
 
 int rp_shutdown(rp_loop *loop, rp_op *op, rp_socket socket)
 {
-    submit_guard g;
+    rp_submit_guard g;
     rp_sock *s;
     int err = socket_op(loop, op, socket, RP_OP_SHUTDOWN, &s, &g);
     if (err)
         return err;
     if (rp__atomic_exchange_u32(&s->wr_shut, 1)) {
-        guard_leave(&g);
+        rp__guard_leave(&g);
         return RP_EALREADY;
     }
     rp__op_claim(op, RP_OP_SHUTDOWN, s->worker, socket);
     rp__dispatch(s->worker, op);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 
 int rp_accept(rp_loop *loop, rp_op *op, rp_socket listener, uint32_t flags)
 {
-    submit_guard g;
+    rp_submit_guard g;
     rp_sock *s;
     if (flags & ~RP_ACCEPT_MULTISHOT)
         return RP_EINVAL;
@@ -214,7 +207,7 @@ int rp_accept(rp_loop *loop, rp_op *op, rp_socket listener, uint32_t flags)
     if (flags & RP_ACCEPT_MULTISHOT)
         RP_PRIV(op)->iflags |= RP_IF_REPEATING;
     rp__dispatch(s->worker, op);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 
@@ -228,7 +221,7 @@ int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flags)
     if (!loop || (flags & ~RP_CLOSE_ABORT))
         return RP_EINVAL;
     if (op) {
-        int err = op_check(loop, op, RP_OP_CLOSE);
+        int err = rp__op_check(loop, op, RP_OP_CLOSE);
         if (err)
             return err;
     }
@@ -236,7 +229,7 @@ int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flags)
     int err = rp__sock_lookup(loop, socket, &s);
     if (err)
         return err;
-    if ((flags & RP_CLOSE_ABORT) && s->type != RP_SOCK_STREAM)
+    if ((flags & RP_CLOSE_ABORT) && (s->type != RP_SOCK_STREAM || s->family == AF_UNIX))
         return RP_EINVAL;
     uint32_t expected = 0;
     if (!rp__atomic_cas_u32(&s->closing, &expected, 1))
@@ -244,7 +237,7 @@ int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flags)
     if (flags & RP_CLOSE_ABORT)
         rp__net_abort_on_close(s->fd); /* takes effect when the descriptor is closed, after the requests */
     /* Closing is allowed while the loop is destroyed: the sweep may not have reached this socket. */
-    submit_guard g;
+    rp_submit_guard g;
     g.loop = loop;
     g.held = !rp__current || rp__current->loop != loop;
     if (g.held) {
@@ -257,7 +250,7 @@ int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flags)
     } else {
         rp__close_async(s->worker, s); /* no completion wanted: the socket itself carries the request */
     }
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 
@@ -278,6 +271,38 @@ static int publish_and_attach(rp_loop *loop, rp_worker *w, rp_sock *s, rp_socket
     return 0;
 }
 
+int rp__listen_check(const rp_loop *loop, const rp_listen_options *opts, uint32_t flags)
+{
+    if (opts->backlog < 0 || (opts->flags & ~flags))
+        return RP_EINVAL;
+    for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
+        if (opts->reserved[i])
+            return RP_EINVAL;
+    if (opts->worker < -1 || opts->worker >= (int)loop->nworkers || opts->accept_worker < -1 ||
+        opts->accept_worker >= (int)loop->nworkers || opts->accepts_posted < 0 || opts->accepts_posted > RP_ACCEPTS_POSTED_MAX)
+        return RP_EINVAL;
+    return 0;
+}
+
+int rp__listener_open(rp_loop *loop, rp_fd fd, int family, const rp_listen_options *opts, rp_socket *out)
+{
+    rp_worker *w = rp__pick_worker(loop, opts->worker);
+    rp_sock *s;
+    int err = rp__sock_new(loop, w, fd, RP_SOCK_LISTENER, &s);
+    if (err) {
+        rp__net_close(fd);
+        return err;
+    }
+    s->family = family;
+    s->u.listen.accept_worker = opts->accept_worker;
+    s->u.listen.posted_depth = opts->accepts_posted ? (uint32_t)opts->accepts_posted : RP_ACCEPTS_POSTED_DEFAULT;
+    if (!(opts->flags & RP_LISTEN_NO_NODELAY) && family != AF_UNIX)
+        s->flags |= RP_SF_NODELAY;
+    return publish_and_attach(loop, w, s, out);
+}
+
+#define LISTEN_FLAGS_TCP (RP_LISTEN_NO_REUSEADDR | RP_LISTEN_REUSEPORT | RP_LISTEN_V6ONLY | RP_LISTEN_NO_NODELAY)
+
 int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_listen_options *opts)
 {
     rp_listen_options defaults;
@@ -287,45 +312,26 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
         rp_listen_options_init(&defaults);
         opts = &defaults;
     }
-    if (opts->backlog < 0 || (opts->flags & ~(uint32_t)0xF))
-        return RP_EINVAL;
-    for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
-        if (opts->reserved[i])
-            return RP_EINVAL;
-    if (opts->worker < -1 || opts->worker >= (int)loop->nworkers || opts->accept_worker < -1 ||
-        opts->accept_worker >= (int)loop->nworkers || opts->accepts_posted < 0 || opts->accepts_posted > RP_ACCEPTS_POSTED_MAX)
-        return RP_EINVAL;
-    if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
-        return RP_EINVAL;
-    submit_guard g;
-    int err = guard_enter(&g, loop);
+    int err = rp__listen_check(loop, opts, LISTEN_FLAGS_TCP);
     if (err)
         return err;
+    if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
+        return RP_EINVAL;
+    rp_submit_guard g;
+    if ((err = rp__guard_enter(&g, loop)) != 0)
+        return err;
+    int family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
     rp_fd fd;
-    err = rp__net_socket(addr->family == RP_AF_INET ? AF_INET : AF_INET6, loop->backend->nonblocking, &fd);
+    err = rp__net_socket(family, loop->backend->nonblocking, &fd);
     if (!err)
         err = rp__net_listen(fd, addr, opts);
     if (err) {
         if (fd != RP_FD_INVALID)
             rp__net_close(fd);
-        guard_leave(&g);
-        return err;
+    } else {
+        err = rp__listener_open(loop, fd, family, opts, out);
     }
-    rp_worker *w = rp__pick_worker(loop, opts->worker);
-    rp_sock *s;
-    err = rp__sock_new(loop, w, fd, RP_SOCK_LISTENER, &s);
-    if (err) {
-        rp__net_close(fd);
-        guard_leave(&g);
-        return err;
-    }
-    s->family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
-    s->u.listen.accept_worker = opts->accept_worker;
-    s->u.listen.posted_depth = opts->accepts_posted ? (uint32_t)opts->accepts_posted : RP_ACCEPTS_POSTED_DEFAULT;
-    if (!(opts->flags & RP_LISTEN_NO_NODELAY))
-        s->flags |= RP_SF_NODELAY;
-    err = publish_and_attach(loop, w, s, out);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return err;
 }
 
@@ -352,14 +358,14 @@ int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp
         return RP_EINVAL;
     if ((opts->flags & RP_UDP_V6ONLY) && addr->family != RP_AF_INET6)
         return RP_EINVAL;
-    submit_guard g;
-    int err = guard_enter(&g, loop);
+    rp_submit_guard g;
+    int err = rp__guard_enter(&g, loop);
     if (err)
         return err;
     rp_fd fd = RP_FD_INVALID;
     err = rp__net_udp_socket(addr, opts, loop->backend->nonblocking, &fd);
     if (err) {
-        guard_leave(&g);
+        rp__guard_leave(&g);
         return err;
     }
     rp_worker *w = rp__pick_worker(loop, opts->worker);
@@ -367,7 +373,7 @@ int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp
     err = rp__sock_new(loop, w, fd, RP_SOCK_DGRAM, &s);
     if (err) {
         rp__net_close(fd);
-        guard_leave(&g);
+        rp__guard_leave(&g);
         return err;
     }
     s->family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
@@ -380,22 +386,15 @@ int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp
     const char *no_gso = getenv("RINGPORT_UDP_NO_GSO");
     rp__atomic_store_u32(&s->u.stream.dgram.gso_off, no_gso && no_gso[0] == '1');
     err = publish_and_attach(loop, w, s, out);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return err;
 }
 
-int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_options *opts)
+int rp__connect_check(rp_loop *loop, rp_op *op, const rp_connect_options *opts)
 {
-    rp_connect_options defaults;
-    if (!loop || !addr)
-        return RP_EINVAL;
-    int err = op_check(loop, op, RP_OP_CONNECT);
+    int err = rp__op_check(loop, op, RP_OP_CONNECT);
     if (err)
         return err;
-    if (!opts) {
-        rp_connect_options_init(&defaults);
-        opts = &defaults;
-    }
     if (opts->flags & ~RP_CONNECT_NO_NODELAY)
         return RP_EINVAL;
     for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
@@ -403,24 +402,18 @@ int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_o
             return RP_EINVAL;
     if (opts->worker < -1 || opts->worker >= (int)loop->nworkers)
         return RP_EINVAL;
-    if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
-        return RP_EINVAL;
-    submit_guard g;
-    if ((err = guard_enter(&g, loop)) != 0)
-        return err;
-    int family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
-    rp_fd fd;
-    err = rp__net_socket(family, loop->backend->nonblocking, &fd);
-    if (err) {
-        guard_leave(&g);
-        return err;
-    }
+    return 0;
+}
+
+int rp__connect_open(rp_loop *loop, rp_op *op, rp_fd fd, int family, const rp_connect_options *opts,
+                     const rp_connect_payload *payload)
+{
     rp_worker *w = rp__pick_worker(loop, opts->worker);
     rp_sock *s;
-    err = rp__sock_new(loop, w, fd, RP_SOCK_STREAM, &s);
+    int err = rp__sock_new(loop, w, fd, RP_SOCK_STREAM, &s);
     if (!err) {
         s->family = family;
-        if (!(opts->flags & RP_CONNECT_NO_NODELAY))
+        if (!(opts->flags & RP_CONNECT_NO_NODELAY) && family != AF_UNIX)
             s->flags |= RP_SF_NODELAY;
         rp__sock_publish(s);
         err = loop->backend->sock_attach(w, s);
@@ -431,22 +424,47 @@ int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_o
     }
     if (err) {
         rp__net_close(fd);
-        guard_leave(&g);
         return err;
     }
-    rp_socket h = RP_SOCK_HANDLE(s);
-    rp__op_claim(op, RP_OP_CONNECT, w, h);
-    RP_PRIV(op)->u.connect.addr = *addr;
+    rp__op_claim(op, RP_OP_CONNECT, w, RP_SOCK_HANDLE(s));
+    RP_PRIV(op)->u.connect = *payload;
     rp__dispatch(w, op);
-    guard_leave(&g);
     return 0;
+}
+
+int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_options *opts)
+{
+    rp_connect_options defaults;
+    if (!loop || !addr)
+        return RP_EINVAL;
+    if (!opts) {
+        rp_connect_options_init(&defaults);
+        opts = &defaults;
+    }
+    int err = rp__connect_check(loop, op, opts);
+    if (err)
+        return err;
+    if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
+        return RP_EINVAL;
+    rp_submit_guard g;
+    if ((err = rp__guard_enter(&g, loop)) != 0)
+        return err;
+    int family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
+    rp_fd fd;
+    err = rp__net_socket(family, loop->backend->nonblocking, &fd);
+    if (!err) {
+        rp_connect_payload payload = {*addr, 0};
+        err = rp__connect_open(loop, op, fd, family, opts, &payload);
+    }
+    rp__guard_leave(&g);
+    return err;
 }
 
 int rp_timeout(rp_loop *loop, rp_op *op, rp_socket socket, uint64_t delay_ms, uint64_t repeat_ms)
 {
     if (!loop)
         return RP_EINVAL;
-    int err = op_check(loop, op, RP_OP_TIMEOUT);
+    int err = rp__op_check(loop, op, RP_OP_TIMEOUT);
     if (err)
         return err;
     /* Keep deadlines far from overflow: ~292 years of nanoseconds fit in 64 bits. */
@@ -463,8 +481,8 @@ int rp_timeout(rp_loop *loop, rp_op *op, rp_socket socket, uint64_t delay_ms, ui
     } else {
         w = &loop->workers[0];
     }
-    submit_guard g;
-    if ((err = guard_enter(&g, loop)) != 0)
+    rp_submit_guard g;
+    if ((err = rp__guard_enter(&g, loop)) != 0)
         return err;
     rp__op_claim(op, RP_OP_TIMEOUT, w, socket);
     RP_PRIV(op)->u.timer.deadline = delay_ms * 1000000u; /* made absolute on the worker */
@@ -472,7 +490,7 @@ int rp_timeout(rp_loop *loop, rp_op *op, rp_socket socket, uint64_t delay_ms, ui
     if (repeat_ms)
         RP_PRIV(op)->iflags |= RP_IF_REPEATING;
     rp__dispatch(w, op);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 
@@ -480,7 +498,7 @@ int rp_post(rp_loop *loop, rp_op *op, int worker)
 {
     if (!loop)
         return RP_EINVAL;
-    int err = op_check(loop, op, RP_OP_POST);
+    int err = rp__op_check(loop, op, RP_OP_POST);
     if (err)
         return err;
     if (worker < -1 || worker >= (int)loop->nworkers)
@@ -492,12 +510,12 @@ int rp_post(rp_loop *loop, rp_op *op, int worker)
         w = rp__current;
     else
         w = rp__pick_worker(loop, -1);
-    submit_guard g;
-    if ((err = guard_enter(&g, loop)) != 0)
+    rp_submit_guard g;
+    if ((err = rp__guard_enter(&g, loop)) != 0)
         return err;
     rp__op_claim(op, RP_OP_POST, w, RP_SOCKET_INVALID);
     rp__dispatch(w, op);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 
@@ -510,7 +528,7 @@ int rp_socket_set_nodelay(rp_loop *loop, rp_socket socket, int on)
     int err = rp__sock_lookup(loop, socket, &s);
     if (err)
         return err;
-    if (s->type != RP_SOCK_STREAM)
+    if (s->type != RP_SOCK_STREAM || s->family == AF_UNIX)
         return RP_EINVAL;
     return rp__net_set_nodelay(s->fd, on);
 }
@@ -554,7 +572,7 @@ int rp_socket_worker(rp_loop *loop, rp_socket socket)
 /* A datagram send or receive into the caller's array: the same payload, the kind says which. */
 static int udp_submit(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgrams, size_t count, rp_op_kind kind)
 {
-    submit_guard g;
+    rp_submit_guard g;
     rp_sock *s;
     int err = rp__udp_check_dgrams(dgrams, count, kind == RP_OP_UDP_SEND);
     if (err)
@@ -567,7 +585,7 @@ static int udp_submit(rp_loop *loop, rp_op *op, rp_socket socket, rp_dgram *dgra
     RP_PRIV(op)->u.udp.next = 0;
     RP_PRIV(op)->u.udp.seg_off = 0;
     rp__dispatch(s->worker, op);
-    guard_leave(&g);
+    rp__guard_leave(&g);
     return 0;
 }
 

@@ -69,7 +69,7 @@ int rp__net_socket(int family, int nonblocking, rp_fd *out)
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
     type |= SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
 #endif
-    int fd = socket(family, type, IPPROTO_TCP);
+    int fd = socket(family, type, family == AF_UNIX ? 0 : IPPROTO_TCP);
     if (fd < 0) {
         *out = RP_FD_INVALID;
         return rp__from_errno(errno);

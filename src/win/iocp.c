@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include <mswsock.h>
+#include <afunix.h>
 
 #include "core/backend.h"
 #include "win/net_win.h"
@@ -25,7 +26,8 @@
 #define WAKE_KEY ((ULONG_PTR)1)
 #define SOCK_KEY ((ULONG_PTR)0)
 #define MAX_ENTRIES 1024u
-#define ACCEPT_ADDR_LEN ((DWORD)(sizeof(struct sockaddr_in6) + 16))
+/* AcceptEx writes each address with 16 bytes of its own: room for the largest (a Unix domain path). */
+#define ACCEPT_ADDR_LEN ((DWORD)(sizeof(SOCKADDR_UN) + 16))
 #define MAX_IO_LEN 0x7FFFFFFFu /* WSABUF lengths are 32-bit */
 #define SEND_BUFS 64           /* WSABUFs per WSASend (rp_buf and WSABUF differ in layout: copied) */
 
@@ -33,7 +35,7 @@ typedef struct accept_slot {
     rp_win_io io; /* first: the packet's OVERLAPPED is the slot */
     SOCKET sock;  /* the pre-created socket the connection is accepted into */
     int in_flight;
-    char addrs[2 * (sizeof(struct sockaddr_in6) + 16)];
+    char addrs[2 * ACCEPT_ADDR_LEN];
 } accept_slot;
 
 typedef struct accept_posts {
@@ -143,7 +145,8 @@ static int iocp_attach(rp_worker *w, rp_sock *s)
 {
     if (CreateIoCompletionPort((HANDLE)s->fd, iocp_of(w)->port, SOCK_KEY, 0) != iocp_of(w)->port)
         return rp__from_wsa((int)GetLastError());
-    if (iocp_of(w)->skip_on_success &&
+    /* Skip-on-success is known safe for the TCP and UDP providers (checked at start-up), not AF_UNIX's. */
+    if (iocp_of(w)->skip_on_success && s->family != AF_UNIX &&
         SetFileCompletionNotificationModes((HANDLE)s->fd,
                                            FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE))
         s->bflags |= IOCP_BF_SKIP_ON_SUCCESS;

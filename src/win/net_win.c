@@ -104,7 +104,8 @@ int rp__net_set_nonblocking(rp_fd fd)
 int rp__net_socket(int family, int nonblocking, rp_fd *out)
 {
     RP_UNUSED(nonblocking);
-    SOCKET s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    SOCKET s = WSASocketW(family, SOCK_STREAM, family == AF_UNIX ? 0 : IPPROTO_TCP, NULL, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
     if (s == INVALID_SOCKET) {
         *out = RP_FD_INVALID;
         return last_error();

@@ -264,7 +264,9 @@ typedef void (*rp_callback)(rp_op *op);
     X(RECV_POOL, 9)       \
     X(UDP_SEND, 10)       \
     X(UDP_RECV, 11)       \
-    X(UDP_RECV_POOL, 12)
+    X(UDP_RECV_POOL, 12)  \
+    X(SEND_SOCKET, 13)    \
+    X(RECV_SOCKET, 14)
 
 typedef enum rp_op_kind {
     RP_OP_NONE = 0, /* a record that was never submitted */
@@ -565,6 +567,50 @@ typedef struct rp_peer_cred {
  * not a Unix domain connection: a listener, TCP, UDP, or a Windows rp_socketpair), RP_EBADF, RP_ENOTCONN,
  * RP_ENOTSUP (the platform reports none of them). */
 RP_API int rp_socket_peer_cred(rp_loop *loop, rp_socket socket, rp_peer_cred *out);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Handing sockets to another process: a TCP or Unix domain connection or listener travels over a
+ * channel, a Unix domain connection between the two processes (POSIX: with SCM_RIGHTS), and is adopted
+ * on the other side as a ringport socket of that process's loop. The kernel keeps the connection as it
+ * is: bytes the peer sent that nobody has read yet are read by the new owner, bytes queued for sending
+ * still go out. Bytes the sender has already received and not yet dealt with travel in the message's
+ * data. A message (a socket and up to RP_XFER_DATA_MAX bytes of data) is sent with rp_send_socket and
+ * received whole with rp_recv_socket; the two ends of a channel use only these on it (they frame their
+ * messages), in both directions if they like. Windows: not yet available (RP_ENOTSUP): an IOCP socket
+ * cannot be re-associated in another process on the systems this was built on.
+ * ------------------------------------------------------------------------------------------------- */
+#define RP_XFER_DATA_MAX 65536u
+
+/* Sends sock (a TCP or Unix domain connection or listener of this loop, not the channel itself) with len
+ * bytes of data over channel (a connected Unix domain stream socket), queued after the sends already
+ * submitted on channel. The data is copied at submission. Completes with len once the whole message is
+ * in the channel, or an error (RP_EPIPE, RP_ECONNRESET, RP_ECANCELED, ...: then the peer may or may not
+ * have the socket). The socket stays open here: close it once the send has completed (in its callback)
+ * unless both processes are to use it (then both read from and write to one connection, in no order
+ * between them); on failure it is still yours to serve. Stop receiving on it before sending (cancel and
+ * wait for the receives' completions, whose bytes go in data): a receive still pending can take bytes
+ * the new owner should read. flags must be 0. Any thread. Returns 0, RP_EINVAL (NULL loop/op, data NULL
+ * with len > 0, len above RP_XFER_DATA_MAX, flags, channel not a Unix domain connection, sock a UDP
+ * socket or the channel), RP_EBUSY (op pending), RP_EBADF (either handle), RP_ESHUTDOWN (channel shut
+ * down for writing, or loop shutting down), RP_EMFILE (no descriptor left to duplicate sock into),
+ * RP_ENOMEM, RP_ENOTSUP (Windows). */
+RP_API int rp_send_socket(rp_loop *loop, rp_op *op, rp_socket channel, rp_socket sock, const void *data, size_t len,
+                          uint32_t flags);
+
+/* Receives one message sent with rp_send_socket on channel: the socket, adopted into this loop on worker
+ * (-1: the channel's worker), and its data into buf (cap bytes; buf may be NULL when cap is 0).
+ * Completes with the message's data length and op->socket the adopted socket (the caller's to rp_close;
+ * a listener takes rp_accept, with round-robin accept workers and TCP_NODELAY on accepted TCP
+ * connections); a result above cap means only the first cap bytes were stored, the rest was dropped.
+ * Errors (op->socket RP_SOCKET_INVALID, no descriptor left open): RP_ENOTCONN (the channel ended before
+ * a message), RP_ECONNRESET (it ended inside one), RP_EIO (what arrived is not such a message, or came
+ * without a socket: the channel is out of step and should be closed), RP_EMFILE (the descriptor could
+ * not be received: the process is out of descriptors; the rest of the message was read), RP_ECANCELED,
+ * or another receive error. Receives on channel complete in submission order, mixed with rp_recv ones.
+ * Any thread. Returns 0, RP_EINVAL (NULL loop/op, buf NULL with cap > 0, cap above INT32_MAX, bad worker,
+ * channel not a Unix domain connection), RP_EBUSY, RP_EBADF, RP_ENOMEM, RP_ESHUTDOWN, RP_ENOTSUP
+ * (Windows). */
+RP_API int rp_recv_socket(rp_loop *loop, rp_op *op, rp_socket channel, void *buf, size_t cap, int worker);
 
 /* ---------------------------------------------------------------------------------------------------
  * Buffer pools and pool receives

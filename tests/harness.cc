@@ -53,6 +53,8 @@ const char *KindName(int kind)
     case RP_OP_UDP_SEND: return "udp send";
     case RP_OP_UDP_RECV: return "udp recv";
     case RP_OP_UDP_RECV_POOL: return "udp pool recv";
+    case RP_OP_SEND_SOCKET: return "send socket";
+    case RP_OP_RECV_SOCKET: return "recv socket";
     default: return "none";
     }
 }
@@ -224,6 +226,16 @@ void Op::Trampoline(rp_op *o)
                         std::to_string(len));
         break;
     }
+    case RP_OP_SEND_SOCKET:
+        if (r >= 0 && r != len)
+            fx->Anomaly(tag + "completed with " + std::to_string(r) + " for " + std::to_string(len) + " bytes of data");
+        break;
+    case RP_OP_RECV_SOCKET: // the message's data length (above the capacity when cut), and its socket
+        if ((r >= 0) != (o->socket != RP_SOCKET_INVALID))
+            fx->Anomaly(tag + "result " + std::to_string(r) + (o->socket ? " with" : " without") + " a socket");
+        if (r > (int64_t)RP_XFER_DATA_MAX)
+            fx->Anomaly(tag + "a message longer than RP_XFER_DATA_MAX");
+        break;
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
         if (r > 0)
@@ -322,7 +334,7 @@ void Op::Trampoline(rp_op *o)
             fx->Anomaly(tag + "positive result " + std::to_string(r));
         break;
     }
-    if (kind != RP_OP_ACCEPT && kind != RP_OP_CONNECT && o->socket != sock)
+    if (kind != RP_OP_ACCEPT && kind != RP_OP_CONNECT && kind != RP_OP_RECV_SOCKET && o->socket != sock)
         fx->Anomaly(tag + "op->socket is not the socket it ran on");
 
     self->last_result = r;
@@ -476,6 +488,19 @@ int LoopTest::UnixConnect(Op *op, const char *path, size_t len, const rp_connect
 {
     return Submit(op, RP_OP_CONNECT, false, RP_SOCKET_INVALID, -1,
                   [&] { return rp_unix_connect(loop, op ? op->get() : nullptr, path, len, opts); });
+}
+
+int LoopTest::SendSocket(Op *op, rp_socket channel, rp_socket sock, const void *data, size_t len, uint32_t flags)
+{
+    return Submit(op, RP_OP_SEND_SOCKET, false, channel, (int64_t)len, [&] {
+        return rp_send_socket(loop, op ? op->get() : nullptr, channel, sock, data, len, flags);
+    });
+}
+
+int LoopTest::RecvSocket(Op *op, rp_socket channel, void *buf, size_t cap, int worker)
+{
+    return Submit(op, RP_OP_RECV_SOCKET, false, RP_SOCKET_INVALID, (int64_t)cap,
+                  [&] { return rp_recv_socket(loop, op ? op->get() : nullptr, channel, buf, cap, worker); });
 }
 
 int LoopTest::Shutdown(Op *op, rp_socket s)

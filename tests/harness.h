@@ -179,6 +179,8 @@ public:
     int Accept(Op *op, rp_socket listener, uint32_t flags = 0);
     int Connect(Op *op, const rp_addr &addr, const rp_connect_options *opts = nullptr);
     int UnixConnect(Op *op, const char *path, size_t len, const rp_connect_options *opts = nullptr);
+    int SendSocket(Op *op, rp_socket channel, rp_socket sock, const void *data, size_t len, uint32_t flags = 0);
+    int RecvSocket(Op *op, rp_socket channel, void *buf, size_t cap, int worker = -1);
     int Shutdown(Op *op, rp_socket s);
     int Close(Op *op, rp_socket s); // op may be nullptr
     int Timeout(Op *op, rp_socket s, uint64_t delay_ms, uint64_t repeat_ms = 0);

@@ -140,6 +140,9 @@ typedef struct rp_op_priv {
             rp_dgram *dgrams;  /* UDP_RECV_POOL: the caller's array, filled at each delivery */
             uint32_t cap;      /* its length */
         } recv_pool;
+        struct {
+            struct rp_xfer_in *in; /* RECV_SOCKET: the message being read (core/handoff.h) */
+        } xfer_in;
     } u;
 } rp_op_priv;
 
@@ -406,6 +409,8 @@ int rp__op_check(rp_loop *loop, rp_op *op, rp_op_kind kind);
  * as *out, or a connecting socket whose connect op is dispatched with payload. */
 int rp__listen_check(const rp_loop *loop, const rp_listen_options *opts, uint32_t flags);
 int rp__listener_open(rp_loop *loop, rp_fd fd, int family, const rp_listen_options *opts, rp_socket *out);
+/* A connected stream socket around fd for worker w, published as *out (core/unix.c); closes fd on failure. */
+int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, rp_socket *out);
 int rp__connect_check(rp_loop *loop, rp_op *op, const rp_connect_options *opts);
 int rp__connect_open(rp_loop *loop, rp_op *op, rp_fd fd, int family, const rp_connect_options *opts,
                      const rp_connect_payload *payload);

@@ -6,6 +6,7 @@
 
 #include "core/backend.h"
 #include "core/bufpool.h"
+#include "core/handoff.h"
 #include "core/mpsc.h"
 
 /* ---- the op table ---- */
@@ -338,7 +339,9 @@ static int next_repeated_result(rp_worker *w, rp_op *op)
     case RP_OP_CLOSE:
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
-    case RP_OP_UDP_RECV: break; /* never repeating (op table) */
+    case RP_OP_UDP_RECV:
+    case RP_OP_SEND_SOCKET:
+    case RP_OP_RECV_SOCKET: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -367,7 +370,9 @@ uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
     case RP_OP_CLOSE:
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
-    case RP_OP_UDP_RECV: break; /* never repeating (op table) */
+    case RP_OP_UDP_RECV:
+    case RP_OP_SEND_SOCKET:
+    case RP_OP_RECV_SOCKET: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -378,6 +383,8 @@ static void before_final(rp_worker *w, rp_op *op)
     switch ((rp_op_kind)op->kind) {
     case RP_OP_RECV_POOL:
     case RP_OP_UDP_RECV_POOL: rp__recv_pool_final(w, op); return;
+    case RP_OP_SEND_SOCKET: rp__xfer_send_final(w, op); return;
+    case RP_OP_RECV_SOCKET: rp__xfer_recv_final(w, op); return;
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:

@@ -38,7 +38,9 @@
     X(RECV_POOL, RECVQ,   STREAM,   RP_DIR_RECV,    1,     1,     0,      1,       recv_pool) \
     X(UDP_SEND,  SENDQ,   DGRAM,    RP_DIR_SEND,    1,     0,     0,      1,       udp)       \
     X(UDP_RECV,  RECVQ,   DGRAM,    RP_DIR_RECV,    1,     0,     0,      1,       udp)       \
-    X(UDP_RECV_POOL, RECVQ, DGRAM,  RP_DIR_RECV,    1,     1,     0,      1,       recv_pool)
+    X(UDP_RECV_POOL, RECVQ, DGRAM,  RP_DIR_RECV,    1,     1,     0,      1,       recv_pool) \
+    X(SEND_SOCKET, SENDQ,   STREAM, RP_DIR_SEND,    1,     0,     0,      0,       send)      \
+    X(RECV_SOCKET, RECVQ,   STREAM, RP_DIR_RECV,    1,     0,     1,      0,       xfer_in)
 /* clang-format on */
 
 typedef enum rp_op_route {

@@ -97,8 +97,9 @@ static int moves_bytes(const rp_op *op)
     if (!op)
         return 0;
     switch ((rp_op_kind)op->kind) {
-    case RP_OP_SEND: return 1;
-    case RP_OP_SHUTDOWN: return 0; /* run by the core in queue order */
+    case RP_OP_SEND:
+    case RP_OP_SEND_SOCKET: return 1; /* a socket handed over: its message is bytes like a send's */
+    case RP_OP_SHUTDOWN: return 0;    /* run by the core in queue order */
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
@@ -109,7 +110,8 @@ static int moves_bytes(const rp_op *op)
     case RP_OP_POST:
     case RP_OP_RECV_POOL:
     case RP_OP_UDP_RECV:
-    case RP_OP_UDP_RECV_POOL: return 0; /* not routed to the send queue (op table) */
+    case RP_OP_UDP_RECV_POOL:
+    case RP_OP_RECV_SOCKET: return 0; /* not routed to the send queue (op table) */
     }
     return 0;
 }
@@ -162,6 +164,7 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
 {
     switch ((rp_op_kind)op->kind) {
     case RP_OP_SEND:
+    case RP_OP_SEND_SOCKET:
         if (RP_PRIV(op)->cancelled || send_left(op) == 0) {
             /* Cancelled while coalesced behind a send in flight, or nothing (left) to send. */
             rp__opq_pop(&s->sendq);
@@ -193,7 +196,8 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
     case RP_OP_POST:
     case RP_OP_RECV_POOL:
     case RP_OP_UDP_RECV:
-    case RP_OP_UDP_RECV_POOL: break; /* not routed to the send queue (op table) */
+    case RP_OP_UDP_RECV_POOL:
+    case RP_OP_RECV_SOCKET: break; /* not routed to the send queue (op table) */
     }
     rp__opq_pop(&s->sendq);
     rp__complete(w, op, RP_EINVAL);
@@ -207,7 +211,8 @@ static void prepare_recv_head(rp_worker *w, rp_op *op)
     case RP_OP_RECV_POOL:
     case RP_OP_UDP_RECV_POOL: rp__recv_pool_prepare(w, op); return;
     case RP_OP_RECV:
-    case RP_OP_UDP_RECV: return;
+    case RP_OP_UDP_RECV:
+    case RP_OP_RECV_SOCKET: return;
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
@@ -216,7 +221,8 @@ static void prepare_recv_head(rp_worker *w, rp_op *op)
     case RP_OP_CLOSE:
     case RP_OP_TIMEOUT:
     case RP_OP_POST:
-    case RP_OP_UDP_SEND: return; /* not routed to the receive queue (op table) */
+    case RP_OP_UDP_SEND:
+    case RP_OP_SEND_SOCKET: return; /* not routed to the receive queue (op table) */
     }
 }
 

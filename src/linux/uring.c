@@ -20,6 +20,7 @@
 #include "core/backend.h"
 #include "core/bufpool.h"
 #include "posix/udp_io.h"
+#include "posix/xfer_io.h"
 
 enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT = 4, TAG_WAKE = 5, TAG_MASK = 7 };
 
@@ -312,7 +313,9 @@ static void start_send(rp_worker *w, rp_sock *s, rp_op *op)
     size_t n = rp__send_iov(s, op, u->iov + u->iov_used, URING_IOV_ARENA - u->iov_used);
     if (msg->msg_iov == u->iov + u->iov_used)
         u->iov_used += (unsigned)n;
-    if (n == 1 && u->send_zc && msg->msg_iov[0].iov_len >= w->loop->zerocopy_min) {
+    if (msg->msg_control) /* a socket handed over: its descriptor rides in the control data */
+        io_uring_prep_sendmsg(sqe, s->fd, msg, MSG_NOSIGNAL);
+    else if (n == 1 && u->send_zc && msg->msg_iov[0].iov_len >= w->loop->zerocopy_min) {
         io_uring_prep_send_zc(sqe, s->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL, 0);
         s->bflags |= URING_BF_ZC_SEND;
     } else if (n == 1)
@@ -415,6 +418,23 @@ static void start_udp_send(rp_worker *w, rp_sock *s)
 {
     if (!rp__udp_io_send(w, s))
         start_poll(w, s, TAG_SEND);
+}
+
+/* A socket handed over (posix/xfer_io.c): read at once, else after a readability poll. */
+static void start_xfer_recv(rp_worker *w, rp_sock *s)
+{
+    if (!rp__xfer_io_recv(w, s))
+        start_poll(w, s, TAG_RECV);
+}
+
+static void on_xfer_poll_recv(rp_worker *w, rp_sock *s, int res)
+{
+    s->kernel_refs--;
+    if (rp__io_stopping(s, RP_DIR_RECV) || (res < 0 && res != -EINTR && res != -EAGAIN)) {
+        rp__io_finish(w, s, RP_DIR_RECV, res >= 0 || res == -ECANCELED ? RP_ECANCELED : result_of(res));
+        return;
+    }
+    start_xfer_recv(w, s);
 }
 
 /* A readability poll of a datagram receive completed. */
@@ -524,7 +544,9 @@ static void uring_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     case RP_OP_UDP_RECV_POOL: start_udp_recv(w, s, op); break;
     case RP_OP_RECV: start_recv(w, s, op); break;
     case RP_OP_RECV_POOL: start_recv_pool(w, s, op); break;
-    case RP_OP_SEND: start_send(w, s, op); break;
+    case RP_OP_SEND:
+    case RP_OP_SEND_SOCKET: start_send(w, s, op); break;
+    case RP_OP_RECV_SOCKET: start_xfer_recv(w, s); break;
     case RP_OP_ACCEPT: start_accept(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
     RP_CASE_KINDS_RUN_BY_THE_CORE: break;
@@ -647,7 +669,9 @@ static void on_recv_cqe(rp_worker *w, rp_sock *s, int res, unsigned flags)
         else
             on_udp_poll_recv(w, s, op, res);
         return;
+    case RP_OP_RECV_SOCKET: on_xfer_poll_recv(w, s, res); return;
     case RP_OP_UDP_SEND:
+    case RP_OP_SEND_SOCKET:
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:

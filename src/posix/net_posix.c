@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "posix/xfer_io.h"
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -174,7 +175,7 @@ size_t rp__send_iov(rp_sock *s, rp_op *op, struct iovec *scratch, size_t cap)
     struct msghdr *msg = &io->msg;
     memset(msg, 0, sizeof *msg);
     rp_op *next = p->next;
-    if (scratch && cap > 1 && next && next->kind == RP_OP_SEND && !RP_PRIV(next)->cancelled) {
+    if (scratch && cap > 1 && op->kind == RP_OP_SEND && next && next->kind == RP_OP_SEND && !RP_PRIV(next)->cancelled) {
         /* Sends queued behind this one go in the same request: their buffers, in order, after its rest. */
         size_t n = 0;
         uint32_t ops = 0;
@@ -197,6 +198,8 @@ size_t rp__send_iov(rp_sock *s, rp_op *op, struct iovec *scratch, size_t cap)
         return n;
     }
     s->send_batch = 1;
+    if (op->kind == RP_OP_SEND_SOCKET)
+        rp__xfer_attach_control(op, msg); /* never coalesced: its descriptor belongs to its first byte */
     size_t left = p->u.send.count - p->u.send.idx;
     if (p->u.send.off == 0) {
         msg->msg_iov = (struct iovec *)(void *)&p->u.send.bufs[p->u.send.idx];

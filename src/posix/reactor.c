@@ -10,6 +10,7 @@
 
 #include "posix/poller.h"
 #include "posix/udp_io.h"
+#include "posix/xfer_io.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE is set on the socket instead */
@@ -167,7 +168,7 @@ static void try_send(rp_worker *w, rp_sock *s)
         struct msghdr *msg = &s->u.stream.io.msg;
         size_t iovcnt = rp__send_iov(s, op, reactor_of(w)->iov, IOV_MAX);
         /* One buffer (the common case) goes through send(): no msghdr and iovec to copy in. */
-        ssize_t n = iovcnt == 1 ? send(s->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL)
+        ssize_t n = iovcnt == 1 && !msg->msg_control ? send(s->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL)
                                 : sendmsg(s->fd, msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
@@ -193,6 +194,13 @@ static void try_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
     int done = op->kind == RP_OP_UDP_RECV ? rp__udp_io_recv(w, s) : rp__udp_io_recv_pool(w, s);
     if (!done)
         s->bflags &= ~REACTOR_BF_MAYBE_READABLE; /* drained: the next datagram raises an edge */
+}
+
+/* A socket handed over: its message is read with recvmsg, on readiness like the rest. */
+static void try_xfer_recv(rp_worker *w, rp_sock *s)
+{
+    if ((s->bflags & REACTOR_BF_MAYBE_READABLE) && !rp__xfer_io_recv(w, s))
+        s->bflags &= ~REACTOR_BF_MAYBE_READABLE; /* drained: the next byte raises an edge */
 }
 
 static void try_udp_send(rp_worker *w, rp_sock *s)
@@ -316,7 +324,9 @@ void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     switch ((rp_op_kind)op->kind) {
     case RP_OP_RECV: try_recv(w, s); break;
     case RP_OP_RECV_POOL: try_recv_pool(w, s); break;
-    case RP_OP_SEND: defer_send(w, s); break;
+    case RP_OP_SEND:
+    case RP_OP_SEND_SOCKET: defer_send(w, s); break;
+    case RP_OP_RECV_SOCKET: try_xfer_recv(w, s); break;
     case RP_OP_ACCEPT: try_accept(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
     case RP_OP_UDP_SEND: try_udp_send(w, s); break;

@@ -286,6 +286,8 @@ static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD by
     case RP_OP_UDP_SEND:
     case RP_OP_UDP_RECV:
     case RP_OP_UDP_RECV_POOL: /* datagram sockets take on_udp_recv */
+    case RP_OP_SEND_SOCKET:
+    case RP_OP_RECV_SOCKET:   /* refused at submission on Windows (core/handoff.c) */
     RP_CASE_KINDS_RUN_BY_THE_CORE: break; /* never in the receive direction (op table) */
     }
     rp__io_finish(w, s, RP_DIR_RECV, RP_EINVAL);
@@ -748,7 +750,6 @@ static void on_udp_send(rp_worker *w, rp_sock *s, int error)
 /* ---- the vtable ---- */
 static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
 {
-    RP_UNUSED(dir);
     switch ((rp_op_kind)op->kind) {
     case RP_OP_RECV:
     case RP_OP_RECV_POOL: start_recv(w, s, op); break;
@@ -758,6 +759,10 @@ static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     case RP_OP_UDP_RECV_POOL: start_udp_recv(w, s, op); break;
     case RP_OP_ACCEPT: post_accepts(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
+    case RP_OP_SEND_SOCKET:
+    case RP_OP_RECV_SOCKET: /* refused at submission on Windows (core/handoff.c) */
+        rp__io_finish(w, s, dir, RP_ENOTSUP);
+        break;
     RP_CASE_KINDS_RUN_BY_THE_CORE: break;
     }
 }

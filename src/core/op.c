@@ -7,6 +7,7 @@
 #include "core/backend.h"
 #include "core/bufpool.h"
 #include "core/mpsc.h"
+#include "core/resolve.h"
 
 /* ---- the op table ---- */
 const rp_op_kind_info rp__op_kinds[RP_OP_KIND_LIMIT] = {
@@ -175,7 +176,8 @@ static rp_opq *queue_of(rp_sock *s, rp_op_route route)
     case RP_ROUTE_INLINE:
     case RP_ROUTE_TIMER:
     case RP_ROUTE_CLOSE:
-    case RP_ROUTE_CONNECT: break;
+    case RP_ROUTE_CONNECT:
+    case RP_ROUTE_RESOLVE: break;
     }
     return NULL;
 }
@@ -246,6 +248,8 @@ void rp__op_start(rp_worker *w, rp_op *op)
     rp_op_route route = rp__op_info(op)->route;
 
     if (p->timeout_ms && rp__op_info(op)->deadline && !cancelled && deadline_arm(w, op) != 0) {
+        if (route == RP_ROUTE_RESOLVE)
+            rp__resolve_drop(op); /* the lookup it carries never starts */
         rp__complete(w, op, RP_ENOMEM);
         return;
     }
@@ -255,6 +259,7 @@ void rp__op_start(rp_worker *w, rp_op *op)
     case RP_ROUTE_TIMER: start_timer(w, op, cancelled); return;
     case RP_ROUTE_CLOSE: start_close(w, op); return;
     case RP_ROUTE_CONNECT: start_connect(w, op, cancelled); return;
+    case RP_ROUTE_RESOLVE: rp__resolve_start(w, op, cancelled); return;
     case RP_ROUTE_RECVQ:
     case RP_ROUTE_SENDQ:
     case RP_ROUTE_ACCEPTQ: break;
@@ -334,7 +339,8 @@ static int next_repeated_result(rp_worker *w, rp_op *op)
     case RP_OP_CLOSE:
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
-    case RP_OP_UDP_RECV: break; /* never repeating (op table) */
+    case RP_OP_UDP_RECV:
+    case RP_OP_RESOLVE: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -363,7 +369,8 @@ uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
     case RP_OP_CLOSE:
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
-    case RP_OP_UDP_RECV: break; /* never repeating (op table) */
+    case RP_OP_UDP_RECV:
+    case RP_OP_RESOLVE: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -384,7 +391,8 @@ static void before_final(rp_worker *w, rp_op *op)
     case RP_OP_TIMEOUT:
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
-    case RP_OP_UDP_RECV: op->buf = NULL; return;
+    case RP_OP_UDP_RECV:
+    case RP_OP_RESOLVE: op->buf = NULL; return;
     }
 }
 
@@ -524,7 +532,8 @@ static void cancel_queued(rp_worker *w, rp_sock *s, rp_op *op, rp_op_route route
         return;
     case RP_ROUTE_INLINE:
     case RP_ROUTE_TIMER:
-    case RP_ROUTE_CLOSE: return; /* not queued on a socket */
+    case RP_ROUTE_CLOSE:
+    case RP_ROUTE_RESOLVE: return; /* not queued on a socket */
     }
 }
 
@@ -544,6 +553,7 @@ void rp__cancel_handle(rp_worker *w, rp_op *op)
         rp__timers_remove(&w->timers, op);
         rp__complete(w, op, RP_ECANCELED);
         return;
+    case RP_PLACE_RESOLVER: rp__resolve_cancel(w, op); return;
     case RP_PLACE_QUEUE: break;
     }
     rp_sock *s = rp__sock_live(w->loop, p->target);

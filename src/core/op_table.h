@@ -12,6 +12,8 @@
  *              SENDQ    the socket's send queue; its head is handed to the backend (RP_DIR_SEND) or, for
  *                       kinds the core runs itself (dir 0), done by the core in queue order
  *              ACCEPTQ  the listener's accept queue, served from the ring of accepted connections
+ *              RESOLVE  a lookup of the resolver (core/resolve.c), which hands its result back through
+ *                       the worker's resolve inbox
  *   socket   the socket it is submitted on: STREAM, LISTENER, DGRAM (UDP), ANY (any open socket), OPTIONAL (none or any
  *            open socket), NONE (no socket)
  *   dir      the backend direction that runs it (RP_DIR_*), 0 if the backend never sees it
@@ -38,7 +40,8 @@
     X(RECV_POOL, RECVQ,   STREAM,   RP_DIR_RECV,    1,     1,     0,      1,       recv_pool) \
     X(UDP_SEND,  SENDQ,   DGRAM,    RP_DIR_SEND,    1,     0,     0,      1,       udp)       \
     X(UDP_RECV,  RECVQ,   DGRAM,    RP_DIR_RECV,    1,     0,     0,      1,       udp)       \
-    X(UDP_RECV_POOL, RECVQ, DGRAM,  RP_DIR_RECV,    1,     1,     0,      1,       recv_pool)
+    X(UDP_RECV_POOL, RECVQ, DGRAM,  RP_DIR_RECV,    1,     1,     0,      1,       recv_pool) \
+    X(RESOLVE,   RESOLVE, NONE,     0,              1,     0,     0,      1,       resolve)
 /* clang-format on */
 
 typedef enum rp_op_route {
@@ -48,7 +51,8 @@ typedef enum rp_op_route {
     RP_ROUTE_CONNECT,
     RP_ROUTE_RECVQ,
     RP_ROUTE_SENDQ,
-    RP_ROUTE_ACCEPTQ
+    RP_ROUTE_ACCEPTQ,
+    RP_ROUTE_RESOLVE
 } rp_op_route;
 
 typedef enum rp_op_socket {

@@ -2,12 +2,12 @@
  * ringport: a completion-based (proactor) networking runtime.
  *
  * Model
- *   Every operation (accept, connect, recv, pool recv, send, shutdown, close, timeout, post, and the UDP
- *   datagram send and receives) is submitted with a
- *   caller-owned rp_op record. A submission that returns 0 completes exactly once, later, by calling
- *   op->cb on a worker thread (or by being handed out by rp_loop_poll). A multishot operation delivers
- *   zero or more completions flagged RP_OP_F_MORE and then exactly one final completion. A submission
- *   that returns a negative RP_E* code changes nothing and never calls back.
+ *   Every operation (accept, connect, recv, pool recv, send, shutdown, close, timeout, post, the UDP
+ *   datagram send and receives, and name resolution) is submitted with a caller-owned rp_op record. A
+ *   submission that returns 0 completes exactly once, later, by calling op->cb on a worker thread (or by
+ *   being handed out by rp_loop_poll). A multishot operation delivers zero or more completions flagged
+ *   RP_OP_F_MORE and then exactly one final completion. A submission that returns a negative RP_E* code
+ *   changes nothing and never calls back.
  *
  * Ownership
  *   From a successful submission until its final completion has been delivered, the op record, and every
@@ -89,7 +89,9 @@ extern "C" {
     X(ENETDOWN, -27, "network is down")                                                                          \
     X(EMSGSIZE, -28, "message too long")                                                                         \
     X(EIO, -29, "input/output error")                         /* any other system error */                       \
-    X(EAGAIN, -30, "operation would block")                   /* rp_udp_try_send: nothing could go now */
+    X(EAGAIN, -30, "operation would block")                   /* rp_udp_try_send: nothing could go now */     \
+    X(ENOTFOUND, -31, "no such name")                         /* rp_resolve: unknown host or service */      \
+    X(ETRYAGAIN, -32, "temporary name resolution failure")    /* rp_resolve: no answer from a name server */
 
 enum {
     RP_OK = 0,
@@ -265,8 +267,9 @@ typedef void (*rp_callback)(rp_op *op);
     X(UDP_SEND, 10)       \
     X(UDP_RECV, 11)       \
     X(UDP_RECV_POOL, 12)  \
-    X(SEND_SOCKET, 13)    \
-    X(RECV_SOCKET, 14)
+    X(RESOLVE, 13)        \
+    X(SEND_SOCKET, 14)    \
+    X(RECV_SOCKET, 15)
 
 typedef enum rp_op_kind {
     RP_OP_NONE = 0, /* a record that was never submitted */
@@ -282,10 +285,11 @@ struct rp_op {
     rp_callback cb;     /* called once per completion; may be NULL only in caller-driven loops that
                            collect completions with rp_loop_poll */
     void *user;         /* yours */
-    int64_t result;     /* set at completion: bytes (recv, send), datagrams (UDP), 0 (accept, connect,
-                           shutdown, close, timeout, post), or a negative RP_E* code */
+    int64_t result;     /* set at completion: bytes (recv, send), datagrams (UDP), addresses stored
+                           (resolve), 0 (accept, connect, shutdown, close, timeout, post), or a negative
+                           RP_E* code */
     rp_socket socket;   /* set at completion: the new socket of accept and connect, otherwise the socket
-                           the op ran on */
+                           the op ran on (RP_SOCKET_INVALID for timeouts without one, posts, resolves) */
     uint32_t flags;     /* set at completion: RP_OP_F_MORE */
     uint32_t kind;      /* rp_op_kind of the last submission; read-only */
     void *buf;          /* set at completion of a pool receive (rp_recv_pool) that carries data: the pool
@@ -302,8 +306,9 @@ RP_API int rp_op_init(rp_op *op, rp_callback cb, void *user);
 #define RP_OP_TIMEOUT_MAX_MS 0x7FFFFFFFu
 
 /* Gives op a deadline for its later submissions as a connect, receive (rp_recv, or rp_recv_pool without
- * RP_RECV_MULTISHOT), send (rp_send, rp_sendv) or UDP send or receive (rp_udp_send, rp_udp_recv, or
- * rp_udp_recv_pool without RP_RECV_MULTISHOT): one that has not completed timeout_ms milliseconds after
+ * RP_RECV_MULTISHOT), send (rp_send, rp_sendv), UDP send or receive (rp_udp_send, rp_udp_recv, or
+ * rp_udp_recv_pool without RP_RECV_MULTISHOT) or name resolution (rp_resolve: the lookup is detached as
+ * by rp_cancel): one that has not completed timeout_ms milliseconds after
  * it started on its worker (shortly after the submission; time spent queued behind other receives or
  * sends of the socket counts) completes with RP_ETIMEDOUT, exactly as if it had been cancelled then: a
  * send reports the bytes that went out through rp_op_sent, a UDP send completes with the datagrams sent
@@ -824,6 +829,78 @@ RP_API int rp_udp_set_membership(rp_loop *loop, rp_socket socket, const rp_addr 
  * drop count since the socket was created). Synchronous. Returns 0 and sets *out, or RP_EINVAL (NULL, not
  * a UDP socket), RP_EBADF, RP_ENOTSUP (the platform does not count them). Any thread. */
 RP_API int rp_udp_drops(rp_loop *loop, rp_socket socket, uint64_t *out);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Name resolution
+ *
+ * rp_resolve turns a host name into addresses with the system's resolver (getaddrinfo: the hosts file,
+ * DNS, and whatever else the system is configured to ask), without blocking any worker. On POSIX a small
+ * pool of resolver threads, shared by every loop of the process and never a worker, runs the lookups;
+ * on Windows (8 and later) GetAddrInfoExW runs them asynchronously, and the same pool with GetAddrInfoW
+ * does where that is not available. Lookups of the same host, service, family and flags that are in
+ * progress at the same time share one system call. The pool's threads start with the first rp_resolve
+ * and end when the last loop that used them is destroyed; a thread still blocked in a lookup then is
+ * detached and ends by itself when the lookup returns (it touches no loop). On Windows the resolver keeps
+ * Winsock initialised (one WSAStartup) from its first use to the end of the process.
+ * docs/architecture.md ("Name resolution") says more.
+ * ------------------------------------------------------------------------------------------------- */
+/* Flags for rp_resolve_hints.flags */
+#define RP_RESOLVE_NUMERIC_HOST 0x1u /* host must be a numeric IPv4 or IPv6 address: never a lookup (a name
+                                        completes with RP_ENOTFOUND) */
+#define RP_RESOLVE_ADDRCONFIG 0x2u   /* only addresses of the families this host has an address of
+                                        (AI_ADDRCONFIG; whether loopback addresses count is the system's
+                                        rule, so on a host without network this may find nothing) */
+
+/* Longest host name and service rp_resolve accepts, in bytes without the terminating NUL. */
+#define RP_RESOLVE_HOST_MAX 1024u
+#define RP_RESOLVE_SERVICE_MAX 64u
+
+typedef struct rp_resolve_hints {
+    int family;            /* 0 = any, RP_AF_INET or RP_AF_INET6: only addresses of that family */
+    uint32_t flags;        /* RP_RESOLVE_* */
+    int worker;            /* worker that completes the op: -1 = the calling thread's worker if it is one
+                              of this loop's, else round-robin (0 in caller-driven loops) */
+    uint32_t reserved[13]; /* must be zero */
+} rp_resolve_hints;
+
+/* Fills hints with the defaults: any family, no flags, worker -1. */
+RP_API void rp_resolve_hints_init(rp_resolve_hints *hints);
+
+/* Looks up host and stores the addresses found in out[0 .. cap), with their ports, in the order the
+ * system's resolver gives them (its preferred address first), each address at most once. host is a name
+ * ("example.com", "localhost", a name of the hosts file) or a numeric IPv4 or IPv6 address ("10.0.0.1",
+ * "::1", "fe80::1%2"; with a decimal port or none, these are answered without a lookup). service is a
+ * decimal port ("443") or a service name of the system's services database ("http"), or NULL for port
+ * 0. Both are UTF-8 (Windows converts them to UTF-16) and are copied: they may be freed when this
+ * returns. hints may be NULL for the defaults and is copied too.
+ *
+ * Completes on the worker the hints name (like every op: a callback on that worker, or handed out by
+ * rp_loop_poll in a caller-driven loop) with the number of addresses stored, at least 1. When more were
+ * found than cap holds, the first cap are stored and rp_op_resolved tells how many there were. Errors:
+ * RP_ENOTFOUND (no such host, no address of the family asked for, unknown service name, or a name
+ * with RP_RESOLVE_NUMERIC_HOST), RP_ETRYAGAIN (temporary failure: the name servers did not answer),
+ * RP_ECANCELED (rp_cancel, rp_loop_destroy), RP_ETIMEDOUT (rp_op_set_timeout), RP_ENOMEM,
+ * RP_EAFNOSUPPORT, RP_EIO (the resolver failed otherwise). After a failure the contents of out are
+ * unspecified. out and the op belong to ringport until the completion.
+ *
+ * rp_cancel completes a pending lookup promptly with RP_ECANCELED without waiting for the system call:
+ * the lookup goes on detached and its result is dropped (on Windows GetAddrInfoExCancel stops it when
+ * no other lookup shares it). rp_loop_destroy does the same for every lookup of the loop. Unlike other
+ * operations, each submission allocates a little memory (the copied strings and the lookup's state).
+ *
+ * Returns 0, or RP_EINVAL (NULL loop, op, host or out, cap 0, an empty host or service, host longer than
+ * RP_RESOLVE_HOST_MAX or service longer than RP_RESOLVE_SERVICE_MAX bytes, a decimal service above
+ * 65535, on Windows host or service not valid UTF-8; in hints a family other than 0, RP_AF_INET,
+ * RP_AF_INET6, unknown flags, a bad worker index or a non-zero reserved field; NULL cb in a threaded
+ * loop), RP_EBUSY (op pending), RP_ENOMEM (no memory, or the first resolver thread could not be
+ * started), RP_ESHUTDOWN (the loop is being destroyed). Any thread. */
+RP_API int rp_resolve(rp_loop *loop, rp_op *op, const char *host, const char *service,
+                      const rp_resolve_hints *hints, rp_addr *out, size_t cap);
+
+/* How many addresses the last rp_resolve of op found, once it has completed (in its callback, or after
+ * rp_loop_poll returned it): more than op->result when out was too small and the rest was not stored.
+ * 0 for NULL, an op of another kind or a failed lookup. Any thread, but not while op is pending. */
+RP_API uint32_t rp_op_resolved(const rp_op *op);
 
 /* ---------------------------------------------------------------------------------------------------
  * Timers, posts, cancellation

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Windows build from Linux: MinGW-w64 cross build (static and shared library, -Werror), then every
 # test binary run under Wine through CMAKE_CROSSCOMPILING_EMULATOR, so the conformance suite runs on the
-# IOCP backend: once as is, and once with RP_LOOP_IDLE_RECV (zero-byte receives) and without
-# FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (every request completes through a packet). Installs mingw-w64, Wine
-# and the GoogleTest sources when missing. Called by scripts/test.sh; usable on its own.
+# IOCP backend: once as is, and once with RP_LOOP_IDLE_RECV (zero-byte receives), without
+# FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (every request completes through a packet) and with name lookups on
+# the resolver's thread pool (GetAddrInfoW) instead of asynchronous GetAddrInfoExW. Installs mingw-w64,
+# Wine and the GoogleTest sources when missing. Called by scripts/test.sh; usable on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,6 +30,6 @@ wine cmd /c exit >/dev/null 2>&1 || true
 
 echo "== [mingw] ctest under Wine (IOCP)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600
-echo "== [mingw] the suites again under Wine with RP_LOOP_IDLE_RECV and RINGPORT_IOCP_NO_SKIP=1"
-RINGPORT_TEST_LOOP_FLAGS=idle_recv RINGPORT_IOCP_NO_SKIP=1 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600 \
+echo "== [mingw] the suites again under Wine with RP_LOOP_IDLE_RECV, RINGPORT_IOCP_NO_SKIP=1 and RINGPORT_RESOLVE_NO_ASYNC=1"
+RINGPORT_TEST_LOOP_FLAGS=idle_recv RINGPORT_IOCP_NO_SKIP=1 RINGPORT_RESOLVE_NO_ASYNC=1 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600 \
   -R 'Backends/'

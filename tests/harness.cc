@@ -55,6 +55,7 @@ const char *KindName(int kind)
     case RP_OP_UDP_RECV_POOL: return "udp pool recv";
     case RP_OP_SEND_SOCKET: return "send socket";
     case RP_OP_RECV_SOCKET: return "recv socket";
+    case RP_OP_RESOLVE: return "resolve";
     default: return "none";
     }
 }
@@ -329,6 +330,19 @@ void Op::Trampoline(rp_op *o)
         if (r != 0 && r != RP_ECANCELED)
             fx->Anomaly(tag + "post completed with " + std::to_string(r));
         break;
+    case RP_OP_RESOLVE: {
+        // len: the capacity of the address array. At least one address, at most cap; fewer than found
+        // only when the array is full.
+        const uint32_t found = rp_op_resolved(o);
+        if (r == 0 || r > len)
+            fx->Anomaly(tag + "completed with " + std::to_string(r) + " addresses, room for " + std::to_string(len));
+        if (r > 0 && (found < (uint64_t)r || (found > (uint64_t)r && r != len)))
+            fx->Anomaly(tag + "stored " + std::to_string(r) + " of the " + std::to_string(found) +
+                        " addresses found, room for " + std::to_string(len));
+        if (r < 0 && found != 0)
+            fx->Anomaly(tag + "failed, yet rp_op_resolved() is " + std::to_string(found));
+        break;
+    }
     default:
         if (r > 0)
             fx->Anomaly(tag + "positive result " + std::to_string(r));
@@ -524,6 +538,13 @@ int LoopTest::Post(Op *op, int worker)
 {
     return Submit(op, RP_OP_POST, false, RP_SOCKET_INVALID, -1,
                   [&] { return rp_post(loop, op ? op->get() : nullptr, worker); });
+}
+
+int LoopTest::Resolve(Op *op, const char *host, const char *service, const rp_resolve_hints *hints, rp_addr *out,
+                      size_t cap)
+{
+    return Submit(op, RP_OP_RESOLVE, false, RP_SOCKET_INVALID, (int64_t)cap,
+                  [&] { return rp_resolve(loop, op ? op->get() : nullptr, host, service, hints, out, cap); });
 }
 
 int LoopTest::Cancel(Op *op)

@@ -185,6 +185,8 @@ public:
     int Close(Op *op, rp_socket s); // op may be nullptr
     int Timeout(Op *op, rp_socket s, uint64_t delay_ms, uint64_t repeat_ms = 0);
     int Post(Op *op, int worker);
+    int Resolve(Op *op, const char *host, const char *service, const rp_resolve_hints *hints, rp_addr *out,
+                size_t cap);
     int Cancel(Op *op);
 
     // ---- driving ----

@@ -78,7 +78,8 @@ extern const rp_backend_vtable rp__backend_iocp;
     case RP_OP_SHUTDOWN:              \
     case RP_OP_CLOSE:                 \
     case RP_OP_TIMEOUT:               \
-    case RP_OP_POST
+    case RP_OP_POST:                  \
+    case RP_OP_RESOLVE
 
 /* ---- what a backend asks the core ---- */
 

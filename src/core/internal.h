@@ -31,6 +31,7 @@ typedef struct rp_worker rp_worker;
 typedef struct rp_sock rp_sock;
 typedef struct rp_backend_vtable rp_backend_vtable;
 typedef struct rp_bufseg rp_bufseg;
+typedef struct rp_resolve_job rp_resolve_job;
 
 /* Defaults and limits defined once. */
 #define RP_LISTEN_BACKLOG_DEFAULT 511 /* rp_listen_options.backlog 0, on every platform */
@@ -59,6 +60,7 @@ enum rp_op_place {
     RP_PLACE_TRANSIT = 0, /* submitted from another thread, still in the worker's inbox */
     RP_PLACE_QUEUE,       /* in a socket queue or the connect slot (the head may be with the backend) */
     RP_PLACE_TIMER,       /* in the timer heap */
+    RP_PLACE_RESOLVER,    /* a lookup with the resolver, or its result in the worker's resolve inbox */
     RP_PLACE_READY        /* final result set, waiting in the ready queue */
 };
 
@@ -143,6 +145,17 @@ typedef struct rp_op_priv {
         struct {
             struct rp_xfer_in *in; /* RECV_SOCKET: the message being read (core/handoff.h) */
         } xfer_in;
+        struct {               /* RESOLVE (core/resolve.c); the fields below job are the resolver's while the
+                                  op waits on a lookup (guarded by its lock) */
+            rp_resolve_job *job; /* from the submission to the start: the lookup it asks for; then
+                                    the lookup it waits on, NULL once detached or done */
+            rp_op *waiter_next; /* the other ops waiting on the same lookup */
+            rp_addr *out;
+            uint32_t cap;
+            int32_t port;      /* a decimal service's port, or -1: the ports the lookup found */
+            uint32_t found;    /* addresses the lookup found (rp_op_resolved) */
+            int32_t result;    /* what the op completes with, set when the lookup is done */
+        } resolve;
     } u;
 } rp_op_priv;
 
@@ -324,6 +337,10 @@ struct rp_worker {
     /* buffer pools (core/bufpool.c) */
     rp_bufseg *bufsegs;          /* segments attached to this worker (worker-owned) */
     rp_atomic_ptr bufseg_detach; /* MPSC stack of segments of destroyed pools to let go of */
+
+    /* name resolution (core/resolve.c) */
+    rp_atomic_ptr resolve_inbox; /* MPSC stack of resolve ops whose lookup is done (rp_op_priv.next) */
+    uint32_t resolves;           /* resolve ops started here and not completed yet (worker-owned) */
 };
 
 /* ---- the loop ---- */
@@ -348,6 +365,7 @@ struct rp_loop {
     rp_atomic_u32 foreign_submitters;
     rp_atomic_u32 stop_requested;
     rp_atomic_u32 driving;    /* caller-driven: a thread is inside run/poll */
+    rp_atomic_u32 resolver_user; /* the loop has used the resolver: destroy lets go of it */
 
     rp_mutex bufpool_lock;    /* guards bufpools */
     rp_bufpool *bufpools;     /* every pool not yet destroyed (core/bufpool.c) */

@@ -5,6 +5,7 @@
 
 #include "core/backend.h"
 #include "core/bufpool.h"
+#include "core/resolve.h"
 
 #define DEFAULT_QUEUE_DEPTH 256u
 #define MAX_QUEUE_DEPTH 32768u
@@ -148,8 +149,8 @@ rp_worker *rp__pick_worker(rp_loop *loop, int index)
 static int worker_quiet(rp_worker *w)
 {
     return rp__atomic_load_u32(&w->live_socks) == 0 && !w->ready_head && w->timers.count == 0 &&
-           !rp__atomic_load_ptr(&w->inbox) && !rp__atomic_load_ptr(&w->cancel_inbox) &&
-           !rp__atomic_load_ptr(&w->close_inbox);
+           w->resolves == 0 && !rp__atomic_load_ptr(&w->inbox) && !rp__atomic_load_ptr(&w->cancel_inbox) &&
+           !rp__atomic_load_ptr(&w->close_inbox) && !rp__atomic_load_ptr(&w->resolve_inbox);
 }
 
 static void worker_main(void *arg)
@@ -488,6 +489,9 @@ int rp_loop_destroy(rp_loop *loop)
         loop->backend->worker_fini(w);
         rp__current = NULL;
     }
+    /* Every lookup of the loop has completed: the resolver's threads may go if no other loop uses it. */
+    if (rp__atomic_load_u32(&loop->resolver_user))
+        rp__resolver_release();
     loop_free(loop);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "core/bufpool.h"
 #include "core/handoff.h"
 #include "core/mpsc.h"
+#include "core/resolve.h"
 
 /* ---- the op table ---- */
 const rp_op_kind_info rp__op_kinds[RP_OP_KIND_LIMIT] = {
@@ -180,7 +181,8 @@ static rp_opq *queue_of(rp_sock *s, rp_op_route route)
     case RP_ROUTE_INLINE:
     case RP_ROUTE_TIMER:
     case RP_ROUTE_CLOSE:
-    case RP_ROUTE_CONNECT: break;
+    case RP_ROUTE_CONNECT:
+    case RP_ROUTE_RESOLVE: break;
     }
     return NULL;
 }
@@ -251,6 +253,8 @@ void rp__op_start(rp_worker *w, rp_op *op)
     rp_op_route route = rp__op_info(op)->route;
 
     if (p->timeout_ms && rp__op_info(op)->deadline && !cancelled && deadline_arm(w, op) != 0) {
+        if (route == RP_ROUTE_RESOLVE)
+            rp__resolve_drop(op); /* the lookup it carries never starts */
         rp__complete(w, op, RP_ENOMEM);
         return;
     }
@@ -260,6 +264,7 @@ void rp__op_start(rp_worker *w, rp_op *op)
     case RP_ROUTE_TIMER: start_timer(w, op, cancelled); return;
     case RP_ROUTE_CLOSE: start_close(w, op); return;
     case RP_ROUTE_CONNECT: start_connect(w, op, cancelled); return;
+    case RP_ROUTE_RESOLVE: rp__resolve_start(w, op, cancelled); return;
     case RP_ROUTE_RECVQ:
     case RP_ROUTE_SENDQ:
     case RP_ROUTE_ACCEPTQ: break;
@@ -341,7 +346,8 @@ static int next_repeated_result(rp_worker *w, rp_op *op)
     case RP_OP_UDP_SEND:
     case RP_OP_UDP_RECV:
     case RP_OP_SEND_SOCKET:
-    case RP_OP_RECV_SOCKET: break; /* never repeating (op table) */
+    case RP_OP_RECV_SOCKET:
+    case RP_OP_RESOLVE: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -372,7 +378,8 @@ uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
     case RP_OP_UDP_SEND:
     case RP_OP_UDP_RECV:
     case RP_OP_SEND_SOCKET:
-    case RP_OP_RECV_SOCKET: break; /* never repeating (op table) */
+    case RP_OP_RECV_SOCKET:
+    case RP_OP_RESOLVE: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -395,7 +402,8 @@ static void before_final(rp_worker *w, rp_op *op)
     case RP_OP_TIMEOUT:
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
-    case RP_OP_UDP_RECV: op->buf = NULL; return;
+    case RP_OP_UDP_RECV:
+    case RP_OP_RESOLVE: op->buf = NULL; return;
     }
 }
 
@@ -535,7 +543,8 @@ static void cancel_queued(rp_worker *w, rp_sock *s, rp_op *op, rp_op_route route
         return;
     case RP_ROUTE_INLINE:
     case RP_ROUTE_TIMER:
-    case RP_ROUTE_CLOSE: return; /* not queued on a socket */
+    case RP_ROUTE_CLOSE:
+    case RP_ROUTE_RESOLVE: return; /* not queued on a socket */
     }
 }
 
@@ -555,6 +564,7 @@ void rp__cancel_handle(rp_worker *w, rp_op *op)
         rp__timers_remove(&w->timers, op);
         rp__complete(w, op, RP_ECANCELED);
         return;
+    case RP_PLACE_RESOLVER: rp__resolve_cancel(w, op); return;
     case RP_PLACE_QUEUE: break;
     }
     rp_sock *s = rp__sock_live(w->loop, p->target);

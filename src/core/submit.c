@@ -6,6 +6,7 @@
 
 #include "core/backend.h"
 #include "core/bufpool.h"
+#include "core/resolve.h"
 
 #define MAX_SENDV 1024
 
@@ -605,4 +606,58 @@ int rp_udp_recv_pool(rp_loop *loop, rp_op *op, rp_socket socket, rp_bufpool *poo
     if (!dgrams || count == 0 || count > RP_DGRAM_BATCH_MAX)
         return RP_EINVAL;
     return pool_submit(loop, op, socket, pool, flags, RP_OP_UDP_RECV_POOL, dgrams, count);
+}
+
+/* ---- name resolution ---- */
+#define RESOLVE_FLAGS_ALL (RP_RESOLVE_NUMERIC_HOST | RP_RESOLVE_ADDRCONFIG)
+
+int rp_resolve(rp_loop *loop, rp_op *op, const char *host, const char *service, const rp_resolve_hints *hints,
+               rp_addr *out, size_t cap)
+{
+    rp_resolve_hints defaults;
+    int32_t port;
+    if (!loop || !host || !out || cap == 0)
+        return RP_EINVAL;
+    int err = rp__op_check(loop, op, RP_OP_RESOLVE);
+    if (err)
+        return err;
+    if (!hints) {
+        rp_resolve_hints_init(&defaults);
+        hints = &defaults;
+    }
+    if ((hints->family != 0 && hints->family != RP_AF_INET && hints->family != RP_AF_INET6) ||
+        (hints->flags & ~(uint32_t)RESOLVE_FLAGS_ALL) || hints->worker < -1 || hints->worker >= (int)loop->nworkers)
+        return RP_EINVAL;
+    for (size_t i = 0; i < sizeof hints->reserved / sizeof hints->reserved[0]; i++)
+        if (hints->reserved[i])
+            return RP_EINVAL;
+    if ((err = rp__resolve_check(host, service, &port)) != 0)
+        return err;
+    rp_submit_guard g;
+    if ((err = rp__guard_enter(&g, loop)) != 0)
+        return err;
+    rp_resolve_job *job = NULL;
+    err = rp__resolver_acquire(loop);
+    if (!err)
+        err = rp__resolve_job_new(host, port >= 0 ? NULL : service, hints, &job);
+    if (err) {
+        rp__guard_leave(&g);
+        return err;
+    }
+    rp_worker *w;
+    if (hints->worker >= 0)
+        w = &loop->workers[hints->worker];
+    else if (rp__current && rp__current->loop == loop)
+        w = rp__current;
+    else
+        w = rp__pick_worker(loop, -1);
+    rp__op_claim(op, RP_OP_RESOLVE, w, RP_SOCKET_INVALID);
+    rp_op_priv *p = RP_PRIV(op);
+    p->u.resolve.job = job;
+    p->u.resolve.out = out;
+    p->u.resolve.cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+    p->u.resolve.port = port;
+    rp__dispatch(w, op);
+    rp__guard_leave(&g);
+    return 0;
 }

@@ -6,6 +6,7 @@
 #include "core/backend.h"
 #include "core/bufpool.h"
 #include "core/mpsc.h"
+#include "core/resolve.h"
 
 #define CLOSE_LINK_OFFSET offsetof(rp_sock, close_next)
 
@@ -136,8 +137,8 @@ static int deliver_cb(rp_worker *w, rp_op *op)
 static int work_waiting(rp_worker *w)
 {
     return w->ready_head || rp__atomic_load_ptr(&w->inbox) || rp__atomic_load_ptr(&w->cancel_inbox) ||
-           rp__atomic_load_ptr(&w->close_inbox) || rp__bufpool_work_pending(w) ||
-           rp__atomic_load_u32(&w->wake_pending);
+           rp__atomic_load_ptr(&w->close_inbox) || rp__atomic_load_ptr(&w->resolve_inbox) ||
+           rp__bufpool_work_pending(w) || rp__atomic_load_u32(&w->wake_pending);
 }
 
 /* The busy-poll window (rp_loop_options.spin_us): polls the backend without sleeping until something
@@ -168,6 +169,8 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
     drain_inbox(w);
     rp__drain_closes(w);
     rp__drain_cancels(w);
+    if (rp__atomic_load_ptr(&w->resolve_inbox))
+        rp__resolve_drain(w);
     if (w->bufsegs || rp__atomic_load_ptr(&w->bufseg_detach))
         rp__bufpool_poll(w);
     fire_timers(w);
@@ -187,7 +190,8 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
         rp__atomic_store_u32(&w->sleeping, 1);
         rp__atomic_fence();
         if (rp__atomic_load_ptr(&w->inbox) || rp__atomic_load_ptr(&w->cancel_inbox) ||
-            rp__atomic_load_ptr(&w->close_inbox) || rp__bufpool_work_pending(w))
+            rp__atomic_load_ptr(&w->close_inbox) || rp__atomic_load_ptr(&w->resolve_inbox) ||
+            rp__bufpool_work_pending(w))
             timeout_ns = 0;
     }
     w->loop->backend->wait(w, timeout_ns);
@@ -242,6 +246,7 @@ void rp__worker_sweep(rp_worker *w)
         rp__atomic_store_u32(&s->closing, 1);
         rp__sock_close_begin(w, s, NULL);
     }
+    rp__resolve_sweep(w);
     rp_op *op;
     while ((op = rp__timers_top(&w->timers))) {
         if (RP_PRIV(op)->iflags & RP_IF_DEADLINE) {

@@ -679,7 +679,8 @@ static void on_recv_cqe(rp_worker *w, rp_sock *s, int res, unsigned flags)
     case RP_OP_SHUTDOWN:
     case RP_OP_CLOSE:
     case RP_OP_TIMEOUT:
-    case RP_OP_POST: s->kernel_refs--; return; /* never in the receive direction (op table) */
+    case RP_OP_POST:
+    case RP_OP_RESOLVE: s->kernel_refs--; return; /* never in the receive direction (op table) */
     }
 }
 

@@ -1,4 +1,4 @@
-/* Threads, mutexes and the monotonic clock on POSIX. */
+/* Threads, mutexes, condition variables and the monotonic clock on POSIX. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -37,12 +37,23 @@ int rp__thread_start(rp_thread *t, rp_thread_fn fn, void *arg)
 }
 
 void rp__thread_join(rp_thread t) { pthread_join(t, NULL); }
+void rp__thread_detach(rp_thread t) { pthread_detach(t); }
 void rp__thread_yield(void) { sched_yield(); }
+
+void rp__sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
 
 void rp__mutex_init(rp_mutex *m) { pthread_mutex_init(m, NULL); }
 void rp__mutex_destroy(rp_mutex *m) { pthread_mutex_destroy(m); }
 void rp__mutex_lock(rp_mutex *m) { pthread_mutex_lock(m); }
 void rp__mutex_unlock(rp_mutex *m) { pthread_mutex_unlock(m); }
+void rp__cond_wait(rp_cond *c, rp_mutex *m) { pthread_cond_wait(c, m); }
+void rp__cond_signal(rp_cond *c) { pthread_cond_signal(c); }
+void rp__cond_broadcast(rp_cond *c) { pthread_cond_broadcast(c); }
 
 int rp__cpu_count(void)
 {

@@ -1,4 +1,4 @@
-/* Threads, locks and the monotonic clock on Windows. */
+/* Threads, locks, condition variables and the monotonic clock on Windows. */
 #include <process.h>
 #include <stdlib.h>
 
@@ -40,12 +40,17 @@ void rp__thread_join(rp_thread t)
     CloseHandle(t);
 }
 
+void rp__thread_detach(rp_thread t) { CloseHandle(t); } /* the thread runs on; its handle is not needed */
 void rp__thread_yield(void) { SwitchToThread(); }
+void rp__sleep_ms(uint32_t ms) { Sleep(ms); }
 
 void rp__mutex_init(rp_mutex *m) { InitializeSRWLock(m); }
 void rp__mutex_destroy(rp_mutex *m) { RP_UNUSED(m); } /* SRW locks own no resources */
 void rp__mutex_lock(rp_mutex *m) { AcquireSRWLockExclusive(m); }
 void rp__mutex_unlock(rp_mutex *m) { ReleaseSRWLockExclusive(m); }
+void rp__cond_wait(rp_cond *c, rp_mutex *m) { SleepConditionVariableSRW(c, m, INFINITE, 0); }
+void rp__cond_signal(rp_cond *c) { WakeConditionVariable(c); }
+void rp__cond_broadcast(rp_cond *c) { WakeAllConditionVariable(c); }
 
 int rp__cpu_count(void)
 {

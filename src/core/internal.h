@@ -116,6 +116,10 @@ typedef struct rp_op_priv {
         } timer;
         struct {
             rp_addr addr;
+            const char *early;    /* rp_connect_options.early_data, or NULL */
+            uint32_t early_len;
+            uint32_t early_sent;  /* bytes of it handed to the kernel so far */
+            uint32_t established; /* the backend saw the handshake complete (IOCP: always; POSIX: early data) */
         } connect;
         struct {              /* UDP_SEND, UDP_RECV */
             rp_dgram *v;

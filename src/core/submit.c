@@ -9,6 +9,10 @@
 
 #define MAX_SENDV 1024
 
+/* The option records keep their size as fields take reserved words (64 bytes on 64-bit platforms). */
+RP_STATIC_ASSERT(sizeof(rp_listen_options) == 64, "rp_listen_options keeps its size");
+RP_STATIC_ASSERT(sizeof(void *) != 8 || sizeof(rp_connect_options) == 64, "rp_connect_options keeps its size");
+
 /* Guards submissions made from outside the owning worker against a concurrent rp_loop_destroy: destroy
  * waits until no such call is between its checks and its inbox push. */
 typedef struct submit_guard {
@@ -287,7 +291,7 @@ int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_liste
         rp_listen_options_init(&defaults);
         opts = &defaults;
     }
-    if (opts->backlog < 0 || (opts->flags & ~(uint32_t)0xF))
+    if (opts->backlog < 0 || (opts->flags & ~(uint32_t)0xF) || opts->fastopen_queue < 0)
         return RP_EINVAL;
     for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
         if (opts->reserved[i])
@@ -403,6 +407,8 @@ int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_o
             return RP_EINVAL;
     if (opts->worker < -1 || opts->worker >= (int)loop->nworkers)
         return RP_EINVAL;
+    if (!opts->early_data != !opts->early_len || opts->early_len > RP_CONNECT_EARLY_MAX)
+        return RP_EINVAL;
     if (addr->family != RP_AF_INET && addr->family != RP_AF_INET6)
         return RP_EINVAL;
     submit_guard g;
@@ -436,7 +442,12 @@ int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_o
     }
     rp_socket h = RP_SOCK_HANDLE(s);
     rp__op_claim(op, RP_OP_CONNECT, w, h);
-    RP_PRIV(op)->u.connect.addr = *addr;
+    rp_op_priv *p = RP_PRIV(op);
+    p->u.connect.addr = *addr;
+    p->u.connect.early = (const char *)opts->early_data;
+    p->u.connect.early_len = opts->early_len;
+    p->u.connect.early_sent = 0;
+    p->u.connect.established = 0;
     rp__dispatch(w, op);
     guard_leave(&g);
     return 0;

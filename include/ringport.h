@@ -344,16 +344,30 @@ typedef struct rp_listen_options {
     int accept_worker;      /* worker that owns accepted sockets; -1 = spread round-robin over all */
     int accepts_posted;     /* IOCP: AcceptEx calls kept posted while accepts are wanted (each holds a
                                pre-created socket); 0 = default (128), at most 1024. Ignored elsewhere. */
-    uint32_t reserved[11];  /* must be zero */
+    int fastopen_queue;     /* TCP Fast Open (RFC 7413): connections may bring data in their SYN (a
+                               client's rp_connect_options.early_data), readable as soon as they are
+                               accepted. 0 = off (the default); > 0 = on, at most this many connections
+                               whose handshake is not complete yet may hold such data (Linux caps it at
+                               net.core.somaxconn). Linux: TCP_FASTOPEN with that queue length, honoured
+                               while the net.ipv4.tcp_fastopen sysctl has the server bit (2; the usual
+                               default, 1, lets clients only): without it connections are accepted as
+                               usual, their data arriving after the handshake. macOS, FreeBSD:
+                               TCP_FASTOPEN on (the length is the system's). Windows 10 1607+:
+                               TCP_FASTOPEN on. Where the system lacks the option or has it turned off
+                               (FreeBSD's net.inet.tcp.fastopen.server_enable; Wine 8), rp_listen fails
+                               with RP_ENOTSUP: it is never ignored. Negative: RP_EINVAL. */
+    uint32_t reserved[10];  /* must be zero */
 } rp_listen_options;
 
-/* Fills opts with the defaults (backlog 511, SO_REUSEADDR, TCP_NODELAY, worker -1, accept_worker -1). */
+/* Fills opts with the defaults (backlog 511, SO_REUSEADDR, TCP_NODELAY, worker -1, accept_worker -1, no
+ * TCP Fast Open). */
 RP_API void rp_listen_options_init(rp_listen_options *opts);
 
 /* Creates a TCP socket bound to addr (port 0 picks a free port: see rp_socket_local_addr) and listening.
  * Synchronous. opts may be NULL for the defaults. Returns 0 and sets *out, or RP_EINVAL (NULL loop/out/addr,
- * bad family, bad option), RP_EADDRINUSE, RP_EADDRNOTAVAIL, RP_EACCES, RP_EAFNOSUPPORT, RP_EMFILE,
- * RP_ENFILE, RP_ENOMEM, RP_ENOTSUP, RP_ESHUTDOWN (loop being destroyed), RP_EIO. */
+ * bad family, bad option such as a negative fastopen_queue), RP_EADDRINUSE, RP_EADDRNOTAVAIL, RP_EACCES,
+ * RP_EAFNOSUPPORT, RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_ENOTSUP (an option the platform lacks:
+ * RP_LISTEN_REUSEPORT, fastopen_queue), RP_ESHUTDOWN (loop being destroyed), RP_EIO. */
 RP_API int rp_listen(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_listen_options *opts);
 
 /* Flags for rp_accept */
@@ -370,20 +384,45 @@ RP_API int rp_accept(rp_loop *loop, rp_op *op, rp_socket listener, uint32_t flag
 
 #define RP_CONNECT_NO_NODELAY 0x1u /* keep Nagle on the connected socket */
 
+/* Most bytes of early data one connect takes (rp_connect_options.early_len). */
+#define RP_CONNECT_EARLY_MAX 65536u
+
+/* 64 bytes on 64-bit platforms, as before early_data was added (60 on 32-bit ones). */
 typedef struct rp_connect_options {
-    uint32_t flags;        /* RP_CONNECT_* */
-    int worker;            /* worker that owns the new socket; -1 = round-robin */
-    uint32_t reserved[14]; /* must be zero */
+    uint32_t flags;         /* RP_CONNECT_* */
+    int worker;             /* worker that owns the new socket; -1 = round-robin */
+    const void *early_data; /* TCP Fast Open (RFC 7413): early_len bytes (1 .. RP_CONNECT_EARLY_MAX) sent
+                               as the connection opens, in the SYN where the system has a cookie from
+                               an earlier connection to the server (and the server takes it), otherwise
+                               right after the handshake: the peer receives them first, before anything
+                               sent with rp_send, either way. NULL with early_len 0 = none (the default).
+                               A buffer the op names: ringport's until the connect completes. Data in a
+                               SYN may reach the server application twice (a duplicated SYN: RFC 7413
+                               section 6): send only what can safely be repeated. What each platform
+                               does: rp_connect and docs/architecture.md ("Socket options"). */
+    uint32_t early_len;     /* bytes of early_data; 0 without it */
+    uint32_t reserved[11];  /* must be zero */
 } rp_connect_options;
 
-/* Fills opts with the defaults (TCP_NODELAY, worker -1). */
+/* Fills opts with the defaults (TCP_NODELAY, worker -1, no early data). */
 RP_API void rp_connect_options_init(rp_connect_options *opts);
 
 /* Opens a TCP connection to addr (IPv4 or IPv6). opts may be NULL. On success the completion has result 0
  * and op->socket is the connected socket, owned by the caller (rp_close it). On failure (RP_ECONNREFUSED,
  * RP_ETIMEDOUT, RP_ENETUNREACH, RP_ECANCELED, ...) the library has already released the socket and
- * op->socket is RP_SOCKET_INVALID. Cancel it with rp_cancel (e.g. from a timeout). Returns 0, RP_EINVAL,
- * RP_EBUSY, RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_EAFNOSUPPORT, RP_ESHUTDOWN. */
+ * op->socket is RP_SOCKET_INVALID. Cancel it with rp_cancel (e.g. from a timeout).
+ * With opts->early_data the connect completes with 0 once the connection is established and every byte
+ * of the early data has been handed to the kernel, the same on every backend; on failure it completes
+ * with the usual codes and nothing is promised about the early data (none, some or all of it may have
+ * reached the peer). Linux: TCP_FASTOPEN_CONNECT, then the data is sent as the first bytes (in the SYN
+ * with a cookie; the kernel asks for one otherwise); macOS: connectx with CONNECT_DATA_IDEMPOTENT;
+ * FreeBSD: TCP_FASTOPEN and sendto; Windows: TCP_FASTOPEN and ConnectEx's send buffer. Where the system
+ * refuses Fast Open (an older kernel, the client bit of net.ipv4.tcp_fastopen cleared, Windows before
+ * 10 1607, Wine) the data goes right after a plain handshake: it arrives either way.
+ * Returns 0, RP_EINVAL (NULL loop/addr, bad family, unknown flags, worker out of range, non-zero reserved
+ * field, early_data NULL with early_len > 0 or set with early_len 0, early_len above
+ * RP_CONNECT_EARLY_MAX, NULL cb in a threaded loop), RP_EBUSY, RP_EMFILE, RP_ENFILE, RP_ENOMEM,
+ * RP_EAFNOSUPPORT, RP_ESHUTDOWN. */
 RP_API int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_options *opts);
 
 /* Receives up to len (> 0) bytes into buf. Completes with the byte count (> 0), 0 at the orderly end of the
@@ -451,7 +490,11 @@ RP_API int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flag
                                  dropped (RP_ETIMEDOUT); 0 = the system's default. Linux TCP_USER_TIMEOUT; \
                                  Windows TCP_MAXRT (whole seconds, rounded up; 0 is RP_ENOTSUP there);     \
                                  RP_ENOTSUP elsewhere */                                                   \
-    X(TCP_KEEPALIVE, 6)       /* get only: 1 if keepalive is on (rp_socket_set_keepalive), else 0 */
+    X(TCP_KEEPALIVE, 6)       /* get only: 1 if keepalive is on (rp_socket_set_keepalive), else 0 */      \
+    X(TCP_FASTOPENED, 7)      /* get only, TCP connections: 1 if data rode in the connection's SYN and was \
+                                 acknowledged (TCP Fast Open: a connect's early data went in the SYN, or \
+                                 an accepted connection received data in its SYN), else 0. Linux         \
+                                 (TCP_INFO, TCPI_OPT_SYN_DATA); RP_ENOTSUP elsewhere */
 
 typedef enum rp_sockopt {
 #define RP_SOCKOPT_ENUM_(name, value) RP_SO_##name = (value),
@@ -524,27 +567,27 @@ RP_API size_t rp_unix_path_max(void);
 #define RP_LISTEN_UNIX_UNLINK 0x10u
 
 /* Creates a Unix domain stream socket bound to path and listening. The socket file is created with the
- * process's umask and is not removed when the listener closes (it may be handed to another process that
- * goes on serving it): remove it yourself, or start with RP_LISTEN_UNIX_UNLINK. opts may be NULL; of its
- * flags only RP_LISTEN_UNIX_UNLINK applies (RP_LISTEN_NO_REUSEADDR and RP_LISTEN_NO_NODELAY are accepted
- * and mean nothing here). Synchronous, any thread. Returns 0 and sets *out, or RP_EINVAL (NULL loop/out/
- * path, len 0 or above rp_unix_path_max(), a NUL inside a file system path, RP_LISTEN_REUSEPORT or
+ * process's umask and is not removed when the listener closes (it may be handed to another process that goes
+ * on serving it): remove it yourself, or start with RP_LISTEN_UNIX_UNLINK. opts may be NULL; of its flags only
+ * RP_LISTEN_UNIX_UNLINK applies (RP_LISTEN_NO_REUSEADDR and RP_LISTEN_NO_NODELAY are accepted and mean nothing
+ * here), and fastopen_queue must be 0. Synchronous, any thread. Returns 0 and sets *out, or RP_EINVAL (NULL
+ * loop/out/path, len 0 or above rp_unix_path_max(), a NUL inside a file system path, RP_LISTEN_REUSEPORT or
  * RP_LISTEN_V6ONLY, bad option), RP_ENOTSUP (an abstract name off Linux), RP_EADDRINUSE (path exists),
- * RP_ENOENT (a directory of path does not exist), RP_EACCES, RP_EAFNOSUPPORT (no AF_UNIX here),
- * RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_ESHUTDOWN, RP_EIO. */
+ * RP_ENOENT (a directory of path does not exist), RP_EACCES, RP_EAFNOSUPPORT (no AF_UNIX here), RP_EMFILE,
+ * RP_ENFILE, RP_ENOMEM, RP_ESHUTDOWN, RP_EIO. */
 RP_API int rp_unix_listen(rp_loop *loop, rp_socket *out, const char *path, size_t len, const rp_listen_options *opts);
 
-/* Connects to the Unix domain listener at path. Completes as rp_connect: result 0 and op->socket the
- * connected socket (the caller's to rp_close), or an error with the socket already released:
- * RP_ECONNREFUSED (a socket file nobody listens on; also a full backlog on macOS and BSD), RP_ENOENT (no
- * such file), RP_EACCES, RP_EAGAIN (Linux: the listener's backlog is full; try again later),
- * RP_ECANCELED. opts may be NULL; opts->worker applies, opts->flags must be 0 or RP_CONNECT_NO_NODELAY
- * (meaningless here). Returns 0, RP_EINVAL (as rp_unix_listen for the path; NULL loop/op, bad options),
- * RP_EBUSY, RP_ENOTSUP, RP_EAFNOSUPPORT, RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_ESHUTDOWN. */
+/* Connects to the Unix domain listener at path. Completes as rp_connect: result 0 and op->socket the connected
+ * socket (the caller's to rp_close), or an error with the socket already released: RP_ECONNREFUSED (a socket
+ * file nobody listens on; also a full backlog on macOS and BSD), RP_ENOENT (no such file), RP_EACCES,
+ * RP_EAGAIN (Linux: the listener's backlog is full; try again later), RP_ECANCELED. opts may be NULL;
+ * opts->worker applies, opts->flags must be 0 or RP_CONNECT_NO_NODELAY (meaningless here), and there is no
+ * early data. Returns 0, RP_EINVAL (as rp_unix_listen for the path; NULL loop/op, bad options), RP_EBUSY,
+ * RP_ENOTSUP, RP_EAFNOSUPPORT, RP_EMFILE, RP_ENFILE, RP_ENOMEM, RP_ESHUTDOWN. */
 RP_API int rp_unix_connect(rp_loop *loop, rp_op *op, const char *path, size_t len, const rp_connect_options *opts);
 
 /* Creates two connected stream sockets, both owned by worker (-1: the calling thread's worker if it is
- * one, else round-robin; rp_socket_move hands one to another worker). POSIX: socketpair(AF_UNIX).
+ * one, else round-robin). POSIX: socketpair(AF_UNIX).
  * Windows, which has no AF_UNIX socketpair: a TCP connection over the loopback interface (127.0.0.1),
  * checked to be between the two sockets it returns. Synchronous, any thread. Returns 0 and sets out[0],
  * out[1] (the caller's to rp_close), or RP_EINVAL (NULL loop/out, bad worker), RP_EMFILE, RP_ENFILE,

@@ -107,7 +107,7 @@ TEST_P(Arguments, EveryFunctionRejectsBadArguments)
     bad.family = 0;
     EXPECT_EQ(rp_connect(loop, op->get(), &bad, nullptr), RP_EINVAL);
     rp_connect_options co;
-    for (int i : {0, 13}) {
+    for (size_t i : {size_t(0), sizeof co.reserved / sizeof co.reserved[0] - 1}) {
         rp_connect_options_init(&co);
         co.reserved[i] = 1;
         EXPECT_EQ(rp_connect(loop, op->get(), &addr, &co), RP_EINVAL) << "reserved[" << i << "]";

@@ -76,7 +76,11 @@ enum rp_op_place {
  * made at once (it never waits) and the worker reports as the completion. */
 typedef struct rp_connect_payload {
     rp_addr addr;
-    int unix_result;
+    const char *early;    /* rp_connect_options.early_data, or NULL */
+    uint32_t early_len;
+    uint32_t early_sent;  /* bytes of it handed to the kernel so far */
+    uint32_t established; /* the backend saw the handshake complete (IOCP: always; POSIX: early data) */
+    int unix_result;      /* Unix domain: the outcome of the connect the submission made */
 } rp_connect_payload;
 
 typedef struct rp_op_priv {

@@ -16,6 +16,7 @@ static int option_fits(const rp_sock *s, rp_sockopt opt, int64_t value, int sett
     case RP_SO_TCP_NODELAY: return tcp && s->type == RP_SOCK_STREAM && (!setting || value == 0 || value == 1);
     case RP_SO_TCP_USER_TIMEOUT_MS: return tcp && (!setting || (value >= 0 && value <= INT_MAX));
     case RP_SO_TCP_KEEPALIVE: return tcp && !setting;
+    case RP_SO_TCP_FASTOPENED: return s->type == RP_SOCK_STREAM && !setting;
     }
     return 0; /* not an option */
 }

@@ -10,6 +10,10 @@
 
 #define MAX_SENDV 1024
 
+/* The option records keep their size as fields take reserved words (64 bytes on 64-bit platforms). */
+RP_STATIC_ASSERT(sizeof(rp_listen_options) == 64, "rp_listen_options keeps its size");
+RP_STATIC_ASSERT(sizeof(void *) != 8 || sizeof(rp_connect_options) == 64, "rp_connect_options keeps its size");
+
 int rp__guard_enter(rp_submit_guard *g, rp_loop *loop)
 {
     g->loop = loop;
@@ -274,7 +278,7 @@ static int publish_and_attach(rp_loop *loop, rp_worker *w, rp_sock *s, rp_socket
 
 int rp__listen_check(const rp_loop *loop, const rp_listen_options *opts, uint32_t flags)
 {
-    if (opts->backlog < 0 || (opts->flags & ~flags))
+    if (opts->backlog < 0 || (opts->flags & ~flags) || opts->fastopen_queue < 0)
         return RP_EINVAL;
     for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
         if (opts->reserved[i])
@@ -403,6 +407,8 @@ int rp__connect_check(rp_loop *loop, rp_op *op, const rp_connect_options *opts)
             return RP_EINVAL;
     if (opts->worker < -1 || opts->worker >= (int)loop->nworkers)
         return RP_EINVAL;
+    if (!opts->early_data != !opts->early_len || opts->early_len > RP_CONNECT_EARLY_MAX)
+        return RP_EINVAL;
     return 0;
 }
 
@@ -454,7 +460,11 @@ int rp_connect(rp_loop *loop, rp_op *op, const rp_addr *addr, const rp_connect_o
     rp_fd fd;
     err = rp__net_socket(family, loop->backend->nonblocking, &fd);
     if (!err) {
-        rp_connect_payload payload = {*addr, 0};
+        rp_connect_payload payload;
+        memset(&payload, 0, sizeof payload);
+        payload.addr = *addr;
+        payload.early = (const char *)opts->early_data;
+        payload.early_len = opts->early_len;
         err = rp__connect_open(loop, op, fd, family, opts, &payload);
     }
     rp__guard_leave(&g);

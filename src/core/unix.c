@@ -31,6 +31,8 @@ int rp_unix_listen(rp_loop *loop, rp_socket *out, const char *path, size_t len, 
     int err = rp__listen_check(loop, opts, LISTEN_FLAGS_UNIX);
     if (err || (err = path_check(path, len)) != 0)
         return err;
+    if (opts->fastopen_queue)
+        return RP_EINVAL; /* TCP only */
     rp_submit_guard g;
     if ((err = rp__guard_enter(&g, loop)) != 0)
         return err;
@@ -60,6 +62,8 @@ int rp_unix_connect(rp_loop *loop, rp_op *op, const char *path, size_t len, cons
     int err = rp__connect_check(loop, op, opts);
     if (err || (err = path_check(path, len)) != 0)
         return err;
+    if (opts->early_data)
+        return RP_EINVAL; /* TCP Fast Open only */
     rp_submit_guard g;
     if ((err = rp__guard_enter(&g, loop)) != 0)
         return err;

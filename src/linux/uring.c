@@ -342,6 +342,8 @@ static void start_connect(rp_worker *w, rp_sock *s, rp_op *op)
 {
     int len = 0;
     rp__net_to_sockaddr(&RP_PRIV(op)->u.connect.addr, &s->u.stream.connect_addr, &len);
+    if (RP_PRIV(op)->u.connect.early)
+        rp__connect_early_prepare(s->fd); /* TCP Fast Open: a cached cookie makes the CONNECT return at once */
     struct io_uring_sqe *sqe = get_sqe(w);
     io_uring_prep_connect(sqe, s->fd, (struct sockaddr *)&s->u.stream.connect_addr, (socklen_t)len);
     io_uring_sqe_set_data64(sqe, make_data(s, TAG_CONNECT));
@@ -724,10 +726,33 @@ static void on_accept(rp_worker *w, rp_sock *s, int res, unsigned flags)
     }
 }
 
+/* The CONNECT completed, or (a connect with early data) a writability poll did: with early data the
+ * connect goes on until every byte is with the kernel and the handshake is complete, polling for
+ * writability in between (the data is sent by non-blocking sends from here: there is no SQE that waits
+ * for the end of a handshake that a SYN carrying data started). The poll counts as the connect's request
+ * (TAG_CONNECT), so a cancel reaches it. */
 static void on_connect(rp_worker *w, rp_sock *s, int res)
 {
     s->kernel_refs--;
-    rp__connect_finish(w, s, res >= 0 ? 0 : rp__from_errno(-res));
+    rp_op *op = rp__io_op(s, RP_DIR_CONNECT);
+    if (res < 0 || !op || !RP_PRIV(op)->u.connect.early) {
+        rp__connect_finish(w, s, res >= 0 ? 0 : rp__from_errno(-res));
+        return;
+    }
+    if (rp__io_stopping(s, RP_DIR_CONNECT)) {
+        rp__connect_finish(w, s, RP_ECANCELED); /* not done yet: the cancel wins */
+        return;
+    }
+    int err = rp__net_so_error(s->fd);
+    err = err ? rp__from_errno(err) : rp__connect_early_step(s, op);
+    if (err != RP_EARLY_WAIT) {
+        rp__connect_finish(w, s, err);
+        return;
+    }
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_poll_add(sqe, s->fd, POLLOUT);
+    io_uring_sqe_set_data64(sqe, make_data(s, TAG_CONNECT));
+    s->kernel_refs++;
 }
 
 typedef struct cqe_copy {

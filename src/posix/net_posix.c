@@ -104,6 +104,33 @@ int rp__net_close(rp_fd fd)
     return close(fd) == 0 ? 0 : rp__from_errno(errno);
 }
 
+/* TCP Fast Open on a listener (rp_listen_options.fastopen_queue > 0), before listen(). */
+static int listen_fastopen(rp_fd fd, int queue)
+{
+#if defined(TCP_FASTOPEN)
+#if defined(__linux__)
+    int v = queue; /* connections with data in their SYN whose handshake is not complete yet */
+#else
+    int v = 1; /* macOS, FreeBSD: on or off, the queue is the system's */
+    RP_UNUSED(queue);
+#endif
+    if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &v, sizeof v) == 0)
+        return 0;
+    /* EPERM: FreeBSD with net.inet.tcp.fastopen.server_enable off; ENOTSUP (macOS, where it differs from
+     * EOPNOTSUPP): server Fast Open turned off; ENOPROTOOPT: a kernel without it. */
+    int e = errno;
+#if defined(ENOTSUP)
+    if (e == ENOTSUP)
+        return RP_ENOTSUP;
+#endif
+    return e == EPERM || e == EOPNOTSUPP || e == ENOPROTOOPT ? RP_ENOTSUP : rp__from_errno(e);
+#else
+    RP_UNUSED(fd);
+    RP_UNUSED(queue);
+    return RP_ENOTSUP;
+#endif
+}
+
 int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
 {
     int on = 1;
@@ -129,6 +156,11 @@ int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
     rp__net_to_sockaddr(addr, &ss, &len);
     if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) != 0)
         return rp__from_errno(errno);
+    if (opts->fastopen_queue > 0) {
+        int err = listen_fastopen(fd, opts->fastopen_queue);
+        if (err)
+            return err;
+    }
     if (listen(fd, opts->backlog ? opts->backlog : RP_LISTEN_BACKLOG_DEFAULT) != 0)
         return rp__from_errno(errno);
     return 0;
@@ -214,4 +246,108 @@ size_t rp__send_iov(rp_sock *s, rp_op *op, struct iovec *scratch, size_t cap)
         msg->msg_iovlen = 1;
     }
     return (size_t)msg->msg_iovlen;
+}
+
+/* ---- TCP Fast Open connects (rp_connect_options.early_data; used by io_uring and the reactor) ---- */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE is set on the socket instead */
+#endif
+
+void rp__connect_early_prepare(rp_fd fd)
+{
+#if defined(TCP_FASTOPEN_CONNECT)
+    /* Linux 4.11+: connect() returns at once without a SYN when a cookie for the server is cached, and
+     * the first send carries the data in the SYN; without a cookie the handshake asks for one. Refused
+     * (an older kernel, EOPNOTSUPP with the client bit of net.ipv4.tcp_fastopen cleared): the connect
+     * is a plain one and the data goes after the handshake. */
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &on, sizeof on);
+#else
+    RP_UNUSED(fd);
+#endif
+}
+
+int rp__connect_early_start(rp_sock *s, rp_op *op, int len)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    const struct sockaddr *sa = (const struct sockaddr *)(const void *)&s->u.stream.connect_addr;
+    int rc;
+#if defined(__APPLE__) && defined(CONNECT_DATA_IDEMPOTENT)
+    /* macOS: the connect and the first bytes in one call, in the SYN where the system has a cookie. */
+    sa_endpoints_t ep;
+    memset(&ep, 0, sizeof ep);
+    ep.sae_dstaddr = sa;
+    ep.sae_dstaddrlen = (socklen_t)len;
+    struct iovec iov;
+    iov.iov_base = (void *)(uintptr_t)p->u.connect.early;
+    iov.iov_len = p->u.connect.early_len;
+    size_t queued = 0;
+    rc = connectx(s->fd, &ep, SAE_ASSOCID_ANY, CONNECT_DATA_IDEMPOTENT, &iov, 1, &queued, NULL);
+    int e = errno;
+    if (rc == 0 || e == EINPROGRESS)
+        p->u.connect.early_sent = (uint32_t)(queued < p->u.connect.early_len ? queued : p->u.connect.early_len);
+    errno = e;
+#elif defined(__FreeBSD__) && defined(TCP_FASTOPEN)
+    /* FreeBSD: sendto on the unconnected socket connects it, the data in the SYN with a cookie. Refused
+     * (net.inet.tcp.fastopen.client_enable off): the same call makes a plain connect. */
+    int on = 1;
+    setsockopt(s->fd, IPPROTO_TCP, TCP_FASTOPEN, &on, sizeof on);
+    ssize_t n;
+    do {
+        n = sendto(s->fd, p->u.connect.early, p->u.connect.early_len, MSG_NOSIGNAL, sa, (socklen_t)len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        p->u.connect.early_sent = (uint32_t)n;
+    rc = n < 0 ? -1 : 0;
+#else
+    RP_UNUSED(p);
+    rp__connect_early_prepare(s->fd);
+    do {
+        rc = connect(s->fd, sa, (socklen_t)len);
+    } while (rc != 0 && errno == EINTR);
+#endif
+    if (rc == 0 || errno == EINPROGRESS || errno == EWOULDBLOCK || errno == EAGAIN)
+        return 0;
+    return rp__from_errno(errno);
+}
+
+int rp__connect_early_step(rp_sock *s, rp_op *op)
+{
+    rp_op_priv *p = RP_PRIV(op);
+    while (p->u.connect.early_sent < p->u.connect.early_len) {
+        ssize_t n = send(s->fd, p->u.connect.early + p->u.connect.early_sent,
+                         p->u.connect.early_len - p->u.connect.early_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            p->u.connect.early_sent += (uint32_t)n;
+            continue;
+        }
+        int e = n < 0 ? errno : EIO;
+        if (e == EINTR)
+            continue;
+        /* Still connecting: Linux says EAGAIN (EINPROGRESS when a deferred SYN found no room for data),
+         * the BSDs ENOTCONN. */
+        if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS || e == EALREADY ||
+            (e == ENOTCONN && !p->u.connect.established))
+            return RP_EARLY_WAIT;
+        return rp__from_errno(e);
+    }
+    if (!p->u.connect.established) {
+        /* Every byte is with the kernel, maybe all in a SYN that is still unanswered: getpeername fails
+         * with ENOTCONN until the handshake is complete (Linux: in SYN_SENT; the BSDs likewise). */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) != 0)
+            return errno == ENOTCONN ? RP_EARLY_WAIT : rp__from_errno(errno);
+        p->u.connect.established = 1;
+    }
+    return 0;
+}
+
+int rp__net_so_error(rp_fd fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    return err;
 }

@@ -286,10 +286,30 @@ static void try_accept(rp_worker *w, rp_sock *s)
         rp__accept_stopped(w, s, 0); /* nobody waiting, or enough connections queued: kick restarts it */
 }
 
+/* A connect with early data (TCP Fast Open) goes on: the data, then the handshake's end. */
+static void early_step(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    int err = rp__connect_early_step(s, op);
+    if (err == RP_EARLY_WAIT) {
+        watch_write(w, s, 1); /* kept on while it waits: edge-triggered, every new room raises an edge */
+        return;
+    }
+    watch_write(w, s, 0);
+    rp__connect_finish(w, s, err);
+}
+
 static void start_connect(rp_worker *w, rp_sock *s, rp_op *op)
 {
     int len = 0;
     rp__net_to_sockaddr(&RP_PRIV(op)->u.connect.addr, &s->u.stream.connect_addr, &len);
+    if (RP_PRIV(op)->u.connect.early) {
+        int err = rp__connect_early_start(s, op, len);
+        if (err)
+            rp__connect_finish(w, s, err);
+        else
+            early_step(w, s, op);
+        return;
+    }
     int rc;
     do {
         rc = connect(s->fd, (struct sockaddr *)&s->u.stream.connect_addr, (socklen_t)len);
@@ -305,14 +325,16 @@ static void start_connect(rp_worker *w, rp_sock *s, rp_op *op)
 
 static void finish_connect(rp_worker *w, rp_sock *s, int event_error)
 {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        err = errno;
+    int err = rp__net_so_error(s->fd);
     if (err == 0)
         err = event_error; /* the mechanism may have read (and so cleared) SO_ERROR itself: libkqueue does */
     if (err == EINPROGRESS || err == EALREADY)
         return; /* spurious wake-up */
+    rp_op *op = rp__io_op(s, RP_DIR_CONNECT);
+    if (err == 0 && op && RP_PRIV(op)->u.connect.early) {
+        early_step(w, s, op);
+        return;
+    }
     if (!rp__io_op(s, RP_DIR_SEND))
         watch_write(w, s, 0);
     rp__connect_finish(w, s, err ? rp__from_errno(err) : 0);

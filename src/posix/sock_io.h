@@ -20,4 +20,22 @@ typedef struct rp_stream_io {
  * else the rest of the buffer the last send stopped in. Returns the number of iovecs. */
 size_t rp__send_iov(rp_sock *s, rp_op *op, struct iovec *scratch, size_t cap);
 
+/* A connect with early data (TCP Fast Open, rp_connect_options.early_data), the same steps on io_uring
+ * and the reactor: prepare, connect, then rp__connect_early_step after the connect and after every
+ * writability (or error) event until it no longer answers RP_EARLY_WAIT. */
+#define RP_EARLY_WAIT 1
+/* Asks the kernel for Fast Open on the socket before it connects (Linux: TCP_FASTOPEN_CONNECT); where it
+ * refuses, the connect is a plain one and the data goes after the handshake. */
+void rp__connect_early_prepare(rp_fd fd);
+/* The reactor's connect without blocking, to s->u.stream.connect_addr (len bytes): prepare and connect()
+ * (Linux); connectx with the data (macOS) or sendto (FreeBSD), which hand over the first bytes already.
+ * Returns 0 (connected or in progress) or the RP_E* code it failed with. */
+int rp__connect_early_start(rp_sock *s, rp_op *op, int len);
+/* Hands what is left of the early data to the kernel without blocking, then checks the handshake is
+ * complete. Returns 0 (the connect is done), RP_EARLY_WAIT (wait until the socket is writable or has an
+ * error, check SO_ERROR, then call again), or an RP_E* code. */
+int rp__connect_early_step(rp_sock *s, rp_op *op);
+/* The socket's pending error (SO_ERROR, which reading clears), as an errno value; 0 for none. */
+int rp__net_so_error(rp_fd fd);
+
 #endif

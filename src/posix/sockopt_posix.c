@@ -48,7 +48,8 @@ int rp__net_option_set(rp_fd fd, int family, rp_sockopt opt, int64_t value)
         return RP_ENOTSUP;
 #endif
     case RP_SO_TCP_NODELAY: return rp__net_set_nodelay(fd, (int)value);
-    case RP_SO_TCP_KEEPALIVE: break; /* get only: the core refuses it */
+    case RP_SO_TCP_KEEPALIVE:
+    case RP_SO_TCP_FASTOPENED: break; /* get only: the core refuses them */
     }
     return RP_EINVAL;
 }
@@ -83,6 +84,19 @@ int rp__net_option_get(rp_fd fd, int family, rp_sockopt opt, int64_t *value)
         if (!err)
             *value = *value != 0;
         return err;
+    }
+    case RP_SO_TCP_FASTOPENED: {
+#if defined(__linux__) && defined(TCP_INFO) && defined(TCPI_OPT_SYN_DATA)
+        struct tcp_info info;
+        socklen_t len = sizeof info;
+        memset(&info, 0, sizeof info);
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+            return rp__from_errno(errno);
+        *value = (info.tcpi_options & TCPI_OPT_SYN_DATA) != 0;
+        return 0;
+#else
+        return RP_ENOTSUP;
+#endif
     }
     }
     return RP_EINVAL;

@@ -126,6 +126,18 @@ int rp__net_prepare_accepted(rp_fd fd) { return rp__net_set_nonblocking(fd); }
 
 int rp__net_close(rp_fd fd) { return closesocket(fd) == 0 ? 0 : last_error(); }
 
+/* TCP_FASTOPEN (Windows 10 1607+; ws2ipdef.h), which older MinGW headers lack. */
+#ifndef TCP_FASTOPEN
+#define TCP_FASTOPEN 15
+#endif
+
+void rp__net_fastopen_client(rp_fd fd)
+{
+    /* Refused (an older Windows; Wine): ConnectEx still sends its buffer, after a plain handshake. */
+    DWORD on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, (const char *)&on, sizeof on);
+}
+
 int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
 {
     /* Windows' SO_REUSEADDR lets another socket bind the very same address and steal connections; what
@@ -145,6 +157,15 @@ int rp__net_listen(rp_fd fd, const rp_addr *addr, const rp_listen_options *opts)
     rp__net_to_sockaddr(addr, &ss, &len);
     if (bind(fd, (struct sockaddr *)&ss, len) != 0)
         return last_error();
+    if (opts->fastopen_queue > 0) {
+        /* On or off on Windows: the queue is the system's. An option this Windows (or Wine) does not
+         * know is refused with WSAENOPROTOOPT or WSAEINVAL. */
+        DWORD on = 1;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, (const char *)&on, sizeof on) != 0) {
+            int e = WSAGetLastError();
+            return e == WSAEINVAL || e == WSAENOPROTOOPT || e == WSAEOPNOTSUPP ? RP_ENOTSUP : rp__from_wsa(e);
+        }
+    }
     if (listen(fd, opts->backlog ? opts->backlog : RP_LISTEN_BACKLOG_DEFAULT) != 0)
         return last_error();
     return 0;

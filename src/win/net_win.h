@@ -7,6 +7,8 @@
 int rp__from_wsa(int e);          /* WSA / Win32 error code -> RP_E* */
 int rp__net_bind_any(rp_fd fd, int family); /* ConnectEx needs a bound socket */
 int rp__net_ifs_handles_only(void); /* every TCP provider returns IFS handles */
+/* Asks for TCP Fast Open on a socket about to connect with early data; a refusal changes nothing. */
+void rp__net_fastopen_client(rp_fd fd);
 /* Sends len bytes at off of datagram d (the datagram, or one of its segments) without blocking
  * (win/udp_win.c): 0, RP_EAGAIN (no room), or why it was refused. */
 int rp__udp_send_part_now(rp_sock *s, const rp_dgram *d, uint32_t off, uint32_t len);

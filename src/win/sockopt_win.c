@@ -47,7 +47,8 @@ int rp__net_option_set(rp_fd fd, int family, rp_sockopt opt, int64_t value)
             return RP_ENOTSUP; /* TCP_MAXRT has no "back to the default" */
         return set_dword(fd, IPPROTO_TCP, TCP_MAXRT, (DWORD)((value + 999) / 1000));
     case RP_SO_TCP_NODELAY: return rp__net_set_nodelay(fd, (int)value);
-    case RP_SO_TCP_KEEPALIVE: break; /* get only: the core refuses it */
+    case RP_SO_TCP_KEEPALIVE:
+    case RP_SO_TCP_FASTOPENED: break; /* get only: the core refuses them */
     }
     return RP_EINVAL;
 }
@@ -72,6 +73,7 @@ int rp__net_option_get(rp_fd fd, int family, rp_sockopt opt, int64_t *value)
         if ((err = get_dword(fd, SOL_SOCKET, SO_KEEPALIVE, value)) == 0)
             *value = *value != 0;
         return err;
+    case RP_SO_TCP_FASTOPENED: return RP_ENOTSUP; /* Winsock does not say whether a SYN carried data */
     }
     return RP_EINVAL;
 }

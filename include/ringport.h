@@ -269,7 +269,8 @@ typedef void (*rp_callback)(rp_op *op);
     X(UDP_RECV_POOL, 12)  \
     X(RESOLVE, 13)        \
     X(SEND_SOCKET, 14)    \
-    X(RECV_SOCKET, 15)
+    X(RECV_SOCKET, 15)    \
+    X(MOVE, 16)
 
 typedef enum rp_op_kind {
     RP_OP_NONE = 0, /* a record that was never submitted */
@@ -542,6 +543,18 @@ RP_API int rp_socket_peer_addr(rp_loop *loop, rp_socket socket, rp_addr *out);
 
 /* Index of the worker that owns the socket (0 in caller-driven loops), or RP_EINVAL / RP_EBADF. */
 RP_API int rp_socket_worker(rp_loop *loop, rp_socket socket);
+
+/* Moves socket (a connection, listener or UDP socket) to worker, inside this process: from the completion on,
+ * its callbacks run on that worker and its operations go through that worker's queue. The handle stays the
+ * same and nothing is lost: the socket is handed over while no operation of it is in progress. Completes on
+ * the new worker with 0, or with RP_EBUSY (an operation of the socket was pending, or completed and not yet
+ * delivered, when the move got to the socket's worker: submit the move when the socket is idle, e.g. from
+ * the callback of its last operation), RP_EBADF (closed meanwhile), RP_ENOTSUP (IOCP where the system cannot
+ * re-associate a socket with another completion port: Windows before 8.1, and Wine), or a system error. A
+ * move to the worker that already owns it completes with 0. Submit no other operation on socket until the
+ * move has completed. Not cancellable (rp_cancel returns RP_ENOTSUP). Any thread. Returns 0, RP_EINVAL (NULL
+ * loop/op, worker out of range), RP_EBUSY (op pending), RP_EBADF, RP_ESHUTDOWN. */
+RP_API int rp_socket_move(rp_loop *loop, rp_op *op, rp_socket socket, int worker);
 
 /* ---------------------------------------------------------------------------------------------------
  * Unix domain stream sockets (local IPC). Their connections are ordinary stream sockets: rp_recv,

@@ -55,6 +55,7 @@ const char *KindName(int kind)
     case RP_OP_UDP_RECV_POOL: return "udp pool recv";
     case RP_OP_SEND_SOCKET: return "send socket";
     case RP_OP_RECV_SOCKET: return "recv socket";
+    case RP_OP_MOVE: return "move";
     case RP_OP_RESOLVE: return "resolve";
     default: return "none";
     }

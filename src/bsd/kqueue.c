@@ -204,6 +204,7 @@ const rp_backend_vtable rp__backend_kqueue = {
     .wake = rp__reactor_wake,
     .wait = rp__reactor_wait,
     .sock_attach = rp__reactor_attach,
+    .sock_move = rp__reactor_sock_move,
     .io_start = rp__reactor_io_start,
     .io_cancel = rp__reactor_io_cancel,
     .sock_close = rp__reactor_sock_close,

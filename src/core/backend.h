@@ -42,6 +42,12 @@ struct rp_backend_vtable {
      * closing it itself) once kernel_refs and every active direction are back to zero. */
     void (*sock_close)(rp_worker *w, rp_sock *s);
 
+    /* Optional: socket s, idle (no direction active, no request in flight), leaves worker from for worker
+     * to (called on from's thread, before s->worker changes). NULL: the backend holds nothing per worker
+     * but what sock_attach sets up, which is then called for the new worker. Returns 0 or an RP_E* code
+     * (then s stays with from, unchanged). */
+    int (*sock_move)(rp_worker *from, rp_worker *to, rp_sock *s);
+
     /* Optional: issue what was started since the last call. The core calls it before it waits and after
      * each delivery round, so a backend that defers work to it (the reactor's sends) still has every
      * request of a round issued before the next round and before any wait. */
@@ -79,7 +85,8 @@ extern const rp_backend_vtable rp__backend_iocp;
     case RP_OP_CLOSE:                 \
     case RP_OP_TIMEOUT:               \
     case RP_OP_POST:                  \
-    case RP_OP_RESOLVE
+    case RP_OP_RESOLVE:               \
+    case RP_OP_MOVE
 
 /* ---- what a backend asks the core ---- */
 

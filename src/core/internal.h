@@ -149,6 +149,9 @@ typedef struct rp_op_priv {
         struct {
             struct rp_xfer_in *in; /* RECV_SOCKET: the message being read (core/handoff.h) */
         } xfer_in;
+        struct {
+            uint32_t to; /* MOVE: the worker the socket goes to */
+        } move;
         struct {               /* RESOLVE (core/resolve.c); the fields below job are the resolver's while the
                                   op waits on a lookup (guarded by its lock) */
             rp_resolve_job *job; /* from the submission to the start: the lookup it asks for; then
@@ -318,6 +321,7 @@ struct rp_worker {
 
     /* owned by the worker's thread */
     rp_op *ready_head, *ready_tail;
+    rp_op *batch_rest;        /* the rest of the delivery round's batch while its callbacks run */
     rp_timer_wheel timers;
     uint64_t timer_seq;
     rp_sock *backoff;         /* listeners waiting to retry accept after EMFILE/ENFILE */
@@ -470,6 +474,8 @@ int rp__accept_fill(rp_worker *w, rp_op *op);
 void rp__backoff_run(rp_worker *w);
 void rp__sock_close_begin(rp_worker *w, rp_sock *s, rp_op *close_op);
 void rp__timer_bind(rp_sock *s, rp_op *op);
+/* A MOVE op reached the worker w of its socket, or (second step) the worker it moved the socket to. */
+void rp__sock_move_start(rp_worker *w, rp_op *op, int cancelled);
 void rp__timer_unbind(rp_worker *w, rp_op *op);
 
 /* UDP (core/udp.c): the result a UDP send completes with, from result (0: every datagram was tried; < 0:

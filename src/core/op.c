@@ -182,7 +182,8 @@ static rp_opq *queue_of(rp_sock *s, rp_op_route route)
     case RP_ROUTE_TIMER:
     case RP_ROUTE_CLOSE:
     case RP_ROUTE_CONNECT:
-    case RP_ROUTE_RESOLVE: break;
+    case RP_ROUTE_RESOLVE:
+    case RP_ROUTE_MOVE: break;
     }
     return NULL;
 }
@@ -265,6 +266,7 @@ void rp__op_start(rp_worker *w, rp_op *op)
     case RP_ROUTE_CLOSE: start_close(w, op); return;
     case RP_ROUTE_CONNECT: start_connect(w, op, cancelled); return;
     case RP_ROUTE_RESOLVE: rp__resolve_start(w, op, cancelled); return;
+    case RP_ROUTE_MOVE: rp__sock_move_start(w, op, cancelled); return;
     case RP_ROUTE_RECVQ:
     case RP_ROUTE_SENDQ:
     case RP_ROUTE_ACCEPTQ: break;
@@ -347,7 +349,8 @@ static int next_repeated_result(rp_worker *w, rp_op *op)
     case RP_OP_UDP_RECV:
     case RP_OP_SEND_SOCKET:
     case RP_OP_RECV_SOCKET:
-    case RP_OP_RESOLVE: break; /* never repeating (op table) */
+    case RP_OP_RESOLVE:
+    case RP_OP_MOVE: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -379,7 +382,8 @@ uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
     case RP_OP_UDP_RECV:
     case RP_OP_SEND_SOCKET:
     case RP_OP_RECV_SOCKET:
-    case RP_OP_RESOLVE: break; /* never repeating (op table) */
+    case RP_OP_RESOLVE:
+    case RP_OP_MOVE: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -403,7 +407,8 @@ static void before_final(rp_worker *w, rp_op *op)
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
     case RP_OP_UDP_RECV:
-    case RP_OP_RESOLVE: op->buf = NULL; return;
+    case RP_OP_RESOLVE:
+    case RP_OP_MOVE: op->buf = NULL; return;
     }
 }
 
@@ -544,7 +549,8 @@ static void cancel_queued(rp_worker *w, rp_sock *s, rp_op *op, rp_op_route route
     case RP_ROUTE_INLINE:
     case RP_ROUTE_TIMER:
     case RP_ROUTE_CLOSE:
-    case RP_ROUTE_RESOLVE: return; /* not queued on a socket */
+    case RP_ROUTE_RESOLVE:
+    case RP_ROUTE_MOVE: return; /* not queued on a socket */
     }
 }
 

@@ -12,6 +12,7 @@
  *              SENDQ    the socket's send queue; its head is handed to the backend (RP_DIR_SEND) or, for
  *                       kinds the core runs itself (dir 0), done by the core in queue order
  *              ACCEPTQ  the listener's accept queue, served from the ring of accepted connections
+ *              MOVE     nowhere: it runs on the socket's worker, then completes on the worker it moved to
  *              RESOLVE  a lookup of the resolver (core/resolve.c), which hands its result back through
  *                       the worker's resolve inbox
  *   socket   the socket it is submitted on: STREAM, LISTENER, DGRAM (UDP), ANY (any open socket), OPTIONAL (none or any
@@ -43,7 +44,8 @@
     X(UDP_RECV_POOL, RECVQ, DGRAM,  RP_DIR_RECV,    1,     1,     0,      1,       recv_pool) \
     X(RESOLVE,   RESOLVE, NONE,     0,              1,     0,     0,      1,       resolve)   \
     X(SEND_SOCKET, SENDQ,   STREAM, RP_DIR_SEND,    1,     0,     0,      0,       send)      \
-    X(RECV_SOCKET, RECVQ,   STREAM, RP_DIR_RECV,    1,     0,     1,      0,       xfer_in)
+    X(RECV_SOCKET, RECVQ,   STREAM, RP_DIR_RECV,    1,     0,     1,      0,       xfer_in)   \
+    X(MOVE,      MOVE,    ANY,      0,              0,     0,     0,      0,       move)
 /* clang-format on */
 
 typedef enum rp_op_route {
@@ -54,7 +56,8 @@ typedef enum rp_op_route {
     RP_ROUTE_RECVQ,
     RP_ROUTE_SENDQ,
     RP_ROUTE_ACCEPTQ,
-    RP_ROUTE_RESOLVE
+    RP_ROUTE_RESOLVE,
+    RP_ROUTE_MOVE
 } rp_op_route;
 
 typedef enum rp_op_socket {

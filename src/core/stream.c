@@ -112,7 +112,8 @@ static int moves_bytes(const rp_op *op)
     case RP_OP_UDP_RECV:
     case RP_OP_UDP_RECV_POOL:
     case RP_OP_RECV_SOCKET:
-    case RP_OP_RESOLVE: return 0; /* not routed to the send queue (op table) */
+    case RP_OP_RESOLVE:
+    case RP_OP_MOVE: return 0; /* not routed to the send queue (op table) */
     }
     return 0;
 }
@@ -199,7 +200,8 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
     case RP_OP_UDP_RECV:
     case RP_OP_UDP_RECV_POOL:
     case RP_OP_RECV_SOCKET:
-    case RP_OP_RESOLVE: break; /* not routed to the send queue (op table) */
+    case RP_OP_RESOLVE:
+    case RP_OP_MOVE: break; /* not routed to the send queue (op table) */
     }
     rp__opq_pop(&s->sendq);
     rp__complete(w, op, RP_EINVAL);
@@ -225,7 +227,8 @@ static void prepare_recv_head(rp_worker *w, rp_op *op)
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
     case RP_OP_SEND_SOCKET:
-    case RP_OP_RESOLVE: return; /* not routed to the receive queue (op table) */
+    case RP_OP_RESOLVE:
+    case RP_OP_MOVE: return; /* not routed to the receive queue (op table) */
     }
 }
 

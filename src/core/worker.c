@@ -222,11 +222,13 @@ int rp__iterate(rp_worker *w, int64_t timeout_ns, rp_op **out, int max)
             }
             rp_op *op = batch;
             batch = RP_PRIV(op)->ready_next;
+            w->batch_rest = batch;
             if (out)
                 rp__deliver(w, op, out, &delivered);
             else
                 delivered += deliver_cb(w, op);
         }
+        w->batch_rest = NULL;
         /* What the round's callbacks started goes out now, together: its results feed the next round. */
         if (w->loop->backend->flush)
             w->loop->backend->flush(w);

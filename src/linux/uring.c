@@ -682,7 +682,8 @@ static void on_recv_cqe(rp_worker *w, rp_sock *s, int res, unsigned flags)
     case RP_OP_CLOSE:
     case RP_OP_TIMEOUT:
     case RP_OP_POST:
-    case RP_OP_RESOLVE: s->kernel_refs--; return; /* never in the receive direction (op table) */
+    case RP_OP_RESOLVE:
+    case RP_OP_MOVE: s->kernel_refs--; return; /* never in the receive direction (op table) */
     }
 }
 

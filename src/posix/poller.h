@@ -36,6 +36,7 @@ void rp__reactor_fini(rp_worker *w);
 void rp__reactor_wake(rp_worker *w);
 void rp__reactor_wait(rp_worker *w, int64_t timeout_ns);
 int rp__reactor_attach(rp_worker *w, rp_sock *s);
+int rp__reactor_sock_move(rp_worker *from, rp_worker *to, rp_sock *s);
 void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op);
 int rp__reactor_io_cancel(rp_worker *w, rp_sock *s, uint32_t dir);
 void rp__reactor_sock_close(rp_worker *w, rp_sock *s);

@@ -90,6 +90,18 @@ int rp__reactor_attach(rp_worker *w, rp_sock *s)
     return reactor_of(w)->pv->add(reactor_of(w)->poller, s->fd, RP_SOCK_HANDLE(s));
 }
 
+int rp__reactor_sock_move(rp_worker *from, rp_worker *to, rp_sock *s)
+{
+    int err = reactor_of(to)->pv->add(reactor_of(to)->poller, s->fd, RP_SOCK_HANDLE(s));
+    if (err)
+        return err;
+    reactor_of(from)->pv->del(reactor_of(from)->poller, s->fd);
+    /* The write interest was the old registration's; what is known of the peer stays, and the socket may
+     * hold bytes (the new registration reports them too, but a read costs nothing when there are none). */
+    s->bflags = (s->bflags & (REACTOR_BF_PEER_CLOSED | REACTOR_BF_PEER_RESET)) | REACTOR_BF_MAYBE_READABLE;
+    return 0;
+}
+
 static void watch_write(rp_worker *w, rp_sock *s, int on)
 {
     if (!!(s->bflags & REACTOR_BF_WRITE_INTEREST) == !!on)

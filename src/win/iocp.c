@@ -162,6 +162,40 @@ static int iocp_attach(rp_worker *w, rp_sock *s)
     return 0;
 }
 
+/* rp_socket_move: a handle's completion port cannot be changed with CreateIoCompletionPort; Windows 8.1+
+ * replaces it with NtSetInformationFile(FileReplaceCompletionInformation). Elsewhere (older systems, Wine)
+ * the call fails and the socket stays where it is. */
+typedef struct completion_info {
+    HANDLE port;
+    PVOID key;
+} completion_info;
+typedef struct nt_io_status {
+    union {
+        LONG status;
+        PVOID pointer;
+    } u;
+    ULONG_PTR information;
+} nt_io_status;
+typedef LONG(WINAPI *nt_set_information_file_fn)(HANDLE, nt_io_status *, PVOID, ULONG, int);
+#define FILE_REPLACE_COMPLETION_INFORMATION 61
+
+static int iocp_sock_move(rp_worker *from, rp_worker *to, rp_sock *s)
+{
+    RP_UNUSED(from);
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    nt_set_information_file_fn set_info =
+        ntdll ? (nt_set_information_file_fn)(void (*)(void))GetProcAddress(ntdll, "NtSetInformationFile") : NULL;
+    if (!set_info)
+        return RP_ENOTSUP;
+    completion_info info = {iocp_of(to)->port, (PVOID)SOCK_KEY};
+    nt_io_status io;
+    memset(&io, 0, sizeof io);
+    LONG status = set_info((HANDLE)s->fd, &io, &info, sizeof info, FILE_REPLACE_COMPLETION_INFORMATION);
+    if (status < 0)
+        return RP_ENOTSUP; /* STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED, ... */
+    return 0;
+}
+
 /* A request finished inside the call that started it, without a packet to come: handled by the next wait. */
 static void done_push(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
 {
@@ -920,6 +954,7 @@ const rp_backend_vtable rp__backend_iocp = {
     .wake = iocp_wake,
     .wait = iocp_wait,
     .sock_attach = iocp_attach,
+    .sock_move = iocp_sock_move,
     .io_start = iocp_io_start,
     .io_cancel = iocp_io_cancel,
     .sock_close = iocp_sock_close,

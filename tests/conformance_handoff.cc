@@ -344,7 +344,8 @@ TEST_P(HandoffTest, TruncatedControlDataLeaksNothing)
     struct rlimit tight = old;
     tight.rlim_cur = (rlim_t)highest + 1;
     int before = OpenFds();
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    if (setrlimit(RLIMIT_NOFILE, &tight) != 0)
+        GTEST_SKIP() << "RLIMIT_NOFILE cannot be lowered here (valgrind keeps it)";
     std::vector<int> fillers; // the free numbers below the limit, taken
     for (int fd; (fd = dup(0)) >= 0;)
         fillers.push_back(fd);

@@ -5,9 +5,12 @@
 #   2. builds Release in build/demo (tests left out for speed),
 #   3. starts samples/echo_server on io_uring, then on epoll, and runs samples/echo_client against each
 #      (every byte of every echo verified; one client threaded, one caller-driven),
-#   4. runs bench/compare.sh: ringport (io_uring, epoll) against libuv, Boost.Asio and hand-written epoll
+#   4. restarts samples/restart_server under load without downtime: a successor takes its listener and
+#      every connection over while samples/restart_client keeps 100 connections sending and checks every
+#      byte,
+#   5. runs bench/compare.sh: ringport (io_uring, epoll) against libuv, Boost.Asio and hand-written epoll
 #      and io_uring servers, same client for all, alternating rounds, per-round ratios to libuv,
-#   5. stops everything it started, whatever happens.
+#   6. stops everything it started, whatever happens.
 #
 #   bash scripts/demo.sh
 # Environment: DEMO_ROUNDS (3) and DEMO_SECONDS (2) size the comparison; DEMO_PORT (7401) is the first port
@@ -38,8 +41,8 @@ grep -E "ringport:" "$build/demo-configure.log" | sed 's/^-- /   /' || true
 if ! cmake --build "$build" -j"$(nproc)" >"$build/demo-build.log" 2>&1; then
   tail -n 60 "$build/demo-build.log"; echo "demo: build failed" >&2; exit 1
 fi
-echo "built: $(cd "$build" && ls samples/echo_server samples/echo_client bench/rp_load bench/uv_echo_server \
-  bench/epoll_echo_server 2>/dev/null | tr '\n' ' ')"
+echo "built: $(cd "$build" && ls samples/echo_server samples/echo_client samples/restart_server bench/rp_load \
+  bench/uv_echo_server bench/epoll_echo_server 2>/dev/null | tr '\n' ' ')"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 server_pid=""
@@ -56,7 +59,8 @@ stop_server() { # SIGINT, up to 10 s for the clean shutdown, then SIGKILL; retur
   wait "$p" 2>/dev/null || rc=$?
   return $rc
 }
-trap 'stop_server >/dev/null 2>&1 || true' EXIT
+extra_pids="" # the restart step's client and successor
+trap 'stop_server >/dev/null 2>&1 || true; for p in $extra_pids; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
 trap 'exit 130' INT TERM
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -85,9 +89,39 @@ for backend in io_uring epoll; do
   port=$((port + 1))
 done
 
+step "zero-downtime restart: restart_server hands its listener and connections to a successor, port $port"
+if port_open "$port"; then echo "demo: port $port is in use: set DEMO_PORT" >&2; exit 1; fi
+ctl="${TMPDIR:-/tmp}/ringport-demo-restart-$$.sock" # short: a Unix socket path has at most 107 bytes
+"$build/samples/restart_server" --host 127.0.0.1 --port "$port" --control "$ctl" >"$build/demo-restart-0.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do port_open "$port" && break; kill -0 "$server_pid" 2>/dev/null || break; sleep 0.05; done
+port_open "$port" || { cat "$build/demo-restart-0.log"; echo "demo: restart_server did not start" >&2; exit 1; }
+"$build/samples/restart_client" --port "$port" --connections 100 --seconds 4 >"$build/demo-restart-client.log" 2>&1 &
+client_pid=$!
+extra_pids=$client_pid
+sleep 2
+"$build/samples/restart_server" --control "$ctl" >"$build/demo-restart-1.log" 2>&1 & # the successor
+successor=$!
+extra_pids="$extra_pids $successor"
+old_rc=0 # the first server must hand everything over and exit 0 within 10 s
+for _ in $(seq 200); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$server_pid" 2>/dev/null; then old_rc=124; else wait "$server_pid" || old_rc=$?; fi
+[ "$old_rc" -eq 124 ] || server_pid=$successor # stop_server then stops whichever one serves now
+client_rc=0
+wait "$client_pid" || client_rc=$?
+cat "$build/demo-restart-0.log" "$build/demo-restart-1.log" "$build/demo-restart-client.log"
+if [ "$old_rc" -ne 0 ] || [ "$client_rc" -ne 0 ]; then
+  echo "demo: the restart failed (first server: exit $old_rc, client: exit $client_rc)" >&2; exit 1
+fi
+if ! stop_server; then echo "demo: restart_server did not stop cleanly" >&2; exit 1; fi
+tail -n 1 "$build/demo-restart-1.log"
+extra_pids=""
+port=$((port + 1))
+
 step "load comparison: ringport vs libuv, Boost.Asio, hand-written epoll and io_uring ($rounds rounds x ${seconds} s per scenario)"
 bash "$root/bench/compare.sh" "$build" "$rounds" "$seconds"
 
 step "demo finished in $(( $(date +%s) - started )) s"
-echo "samples: $build/samples/echo_server --help, $build/samples/echo_client --help"
+echo "samples: $build/samples/echo_server --help, $build/samples/echo_client --help," \
+  "$build/samples/restart_server --help"
 echo "longer comparison: bash bench/compare.sh build/demo 12 2"

@@ -391,6 +391,100 @@ TEST_P(HandoffTest, PartialSendsCarryTheDescriptorOnce)
 }
 #endif
 
+#if defined(__linux__)
+// A connection of an epoll loop adopted by an io_uring loop, and the other way round: both copies go on
+// working (the socket's blocking mode is shared by the two: the adopter must not take away what the
+// sender's reactor relies on).
+TEST_P(HandoffTest, AdoptionByAnotherBackendLeavesTheSendersCopyWorking)
+{
+    rp_backend other = backend() == RP_BACKEND_IO_URING ? RP_BACKEND_EPOLL : RP_BACKEND_IO_URING;
+    rp_loop_options o;
+    rp_loop_options_init(&o);
+    o.backend = other;
+    o.workers = 0;
+    rp_loop *l2 = nullptr;
+    if (rp_loop_create(&l2, &o) != 0)
+        GTEST_SKIP() << "no " << rp_backend_name(other) << " here";
+    // A connection of the other loop: its listener accepts what this loop's client connects.
+    rp_addr a;
+    ASSERT_EQ(rp_addr_parse(&a, "127.0.0.1", 0), 0);
+    rp_socket ls2 = RP_SOCKET_INVALID;
+    ASSERT_EQ(rp_listen(l2, &ls2, &a, nullptr), 0);
+    rp_addr bound;
+    ASSERT_EQ(rp_socket_local_addr(l2, ls2, &bound), 0);
+    rp_op acc2;
+    rp_op_init(&acc2, nullptr, nullptr);
+    ASSERT_EQ(rp_accept(l2, &acc2, ls2, 0), 0);
+    Op *con = NewOp();
+    ASSERT_EQ(Connect(con, bound), 0);
+    rp_op *done2[4];
+    for (int i = 0; i < 2000 && rp_op_pending(&acc2); i++) {
+        rp_loop_poll(l2, done2, 4, 1);
+        Pump(1);
+    }
+    ASSERT_EQ(acc2.result, 0);
+    ASSERT_TRUE(WaitFor([&] { return con->done(); }));
+    rp_socket c = con->socket(), s2 = acc2.socket;
+    // The other loop's channel end: a socketpair of its own, whose other end this loop receives on... is
+    // not needed: the other loop sends over a channel whose far end is ours. Build it from a path.
+    std::string path = "/tmp/rpt-cross-" + std::to_string((long)getpid()) + "-" + std::to_string(workers()) + "-" +
+                       std::to_string((int)backend()) + ".sock";
+    unlink(path.c_str());
+    rp_socket cls = RP_SOCKET_INVALID;
+    ASSERT_EQ(rp_unix_listen(loop, &cls, path.data(), path.size(), nullptr), 0);
+    Op *cacc = NewOp();
+    ASSERT_EQ(Accept(cacc, cls), 0);
+    rp_op ccon;
+    rp_op_init(&ccon, nullptr, nullptr);
+    ASSERT_EQ(rp_unix_connect(l2, &ccon, path.data(), path.size(), nullptr), 0);
+    for (int i = 0; i < 2000 && rp_op_pending(&ccon); i++)
+        rp_loop_poll(l2, done2, 4, 1);
+    ASSERT_EQ(ccon.result, 0);
+    ASSERT_TRUE(WaitFor([&] { return cacc->done(); }));
+    rp_op xs;
+    rp_op_init(&xs, nullptr, nullptr);
+    ASSERT_EQ(rp_send_socket(l2, &xs, ccon.socket, s2, "x", 1, 0), 0);
+    for (int i = 0; i < 2000 && rp_op_pending(&xs); i++)
+        rp_loop_poll(l2, done2, 4, 1);
+    ASSERT_EQ(xs.result, 1);
+    char one[1];
+    Op *xr = NewOp();
+    ASSERT_EQ(RecvSocket(xr, cacc->socket(), one, 1), 0);
+    ASSERT_TRUE(WaitFor([&] { return xr->done(); }));
+    ASSERT_EQ(xr->result(), 1);
+    rp_socket mine = xr->socket();
+
+    // The sender's copy: a receive with a deadline must end by its deadline, not block its worker.
+    rp_op r2;
+    char b2[16];
+    rp_op_init(&r2, nullptr, nullptr);
+    ASSERT_EQ(rp_op_set_timeout(&r2, 100), 0);
+    ASSERT_EQ(rp_recv(l2, &r2, s2, b2, sizeof b2), 0);
+    for (int i = 0; i < 5000 && rp_op_pending(&r2); i++)
+        rp_loop_poll(l2, done2, 4, 1);
+    EXPECT_EQ(r2.result, RP_ETIMEDOUT);
+
+    // The adopted copy carries a stream both ways.
+    const size_t n = 300000;
+    unsigned char *data = NewBuf(n);
+    FillPattern(data, n, 81);
+    Reader *rd = StartReader(mine);
+    ASSERT_EQ(Send(NewOp(), c, data, n), 0);
+    ASSERT_TRUE(WaitFor([&] { return rd->bytes.load() >= n; }));
+    EXPECT_EQ(memcmp(rd->Data().data(), data, n), 0);
+    Reader *back = StartReader(c);
+    ASSERT_EQ(Send(NewOp(), mine, data, n), 0);
+    ASSERT_TRUE(WaitFor([&] { return back->bytes.load() >= n; }));
+    EXPECT_EQ(memcmp(back->Data().data(), data, n), 0);
+    CloseAndWait(mine);
+    CloseAndWait(c);
+    CloseAndWait(cacc->socket());
+    CloseAndWait(cls);
+    unlink(path.c_str());
+    EXPECT_EQ(rp_loop_destroy(l2), 0);
+}
+#endif
+
 TEST_P(HandoffTest, CancelAndBadInput)
 {
     unsigned char buf[8];

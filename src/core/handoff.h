@@ -62,7 +62,7 @@ void rp__xfer_in_truncated(rp_xfer_in *in);
 /* Platform (posix/xfer_io.c): a duplicate of fd for the message (close-on-exec), and the control data
  * carrying it in out->ctrl / ctrl_len. */
 int rp__xfer_out_prepare(rp_xfer_out *out, rp_fd fd);
-/* Readies a received descriptor for this loop (blocking mode as the backend wants it, close-on-exec) and
+/* Readies a received descriptor for this loop (non-blocking if the backend needs it, close-on-exec) and
  * tells what it is: 0 with *type RP_XFER_TYPE_* and *family, or RP_EIO (not a stream socket of a family
  * ringport runs). */
 int rp__xfer_socket_prepare(rp_fd fd, int nonblocking, uint32_t *type, int *family);

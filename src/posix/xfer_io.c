@@ -70,9 +70,11 @@ int rp__xfer_socket_prepare(rp_fd fd, int nonblocking, uint32_t *type, int *fami
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
         listening = 0;
 #endif
-    /* The mode is the open file's, shared with the sender's copy: set as this loop's backend needs. */
-    int nb = nonblocking ? 1 : 0;
-    if (ioctl(fd, FIONBIO, &nb) != 0)
+    /* The mode is the open file's, shared with the sender's copy, which may still be in use (a reactor
+     * there relies on it): a backend that needs non-blocking mode sets it, and nobody ever clears it
+     * (io_uring runs non-blocking sockets as well: it waits for readiness itself on EAGAIN). */
+    int on = 1;
+    if (nonblocking && ioctl(fd, FIONBIO, &on) != 0)
         return rp__from_errno(errno);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
 #if defined(SO_NOSIGPIPE)

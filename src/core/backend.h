@@ -115,6 +115,13 @@ static inline int rp__io_stopping(const rp_sock *s, uint32_t dir)
     return (s->flags & RP_SF_CLOSE_STARTED) || (s->stopping & dir);
 }
 
+/* s belongs to w. Safe from any worker's thread for any live socket: it reads the owner index (atomic)
+ * rather than s->worker, which a move (rp_socket_move) changes on another thread. */
+static inline int rp__sock_owned_by(const rp_sock *s, const rp_worker *w)
+{
+    return rp__atomic_load_u32(&((rp_sock *)(uintptr_t)s)->owner) == w->index + 1u;
+}
+
 /* The socket is closing: events that arrive for it are to be ignored. */
 static inline int rp__sock_closing(const rp_sock *s) { return (s->flags & RP_SF_CLOSE_STARTED) != 0; }
 

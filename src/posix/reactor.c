@@ -259,7 +259,7 @@ void rp__reactor_flush(rp_worker *w)
     /* Sends can defer more sends (a completion's next send): take the list as it is now. */
     for (uint32_t i = 0; i < r->ndeferred; i++) {
         rp_sock *s = rp__sock_live(w->loop, r->deferred[i]);
-        if (!s || s->worker != w || !(s->bflags & REACTOR_BF_SEND_DEFERRED))
+        if (!s || !rp__sock_owned_by(s, w) || !(s->bflags & REACTOR_BF_SEND_DEFERRED))
             continue; /* closed (and maybe reused) since */
         s->bflags &= ~REACTOR_BF_SEND_DEFERRED;
         if (!rp__sock_closing(s) && rp__io_active(s, RP_DIR_SEND))
@@ -429,8 +429,8 @@ void rp__reactor_wait(rp_worker *w, int64_t timeout_ns)
             continue;
         }
         rp_sock *s = rp__sock_live(w->loop, token);
-        if (!s || s->worker != w)
-            continue; /* stale: the socket was closed after the event was queued */
+        if (!s || !rp__sock_owned_by(s, w))
+            continue; /* stale: the socket was closed (or moved to another worker) after the event was queued */
         on_event(w, s, r->events[i].events, r->events[i].error);
     }
 }

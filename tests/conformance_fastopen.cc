@@ -347,9 +347,8 @@ TEST_P(FastOpen, RefusedConnectReleasesItsSocket)
     const bool count_handles = true;
 #endif
     uint16_t port = 0;
-    RawSock lfd = RawListen(&port, 4);
+    RawSock lfd = RawBoundNotListening(&port); // nobody listens on the port, and nobody else can take it
     ASSERT_NE(lfd, kRawInvalid);
-    RawClose(lfd); // nobody listens on the port any more
     rp_addr addr;
     ASSERT_EQ(rp_addr_parse(&addr, "127.0.0.1", port), 0);
     Finish(); // the fixture's loop existed before the first count
@@ -368,6 +367,7 @@ TEST_P(FastOpen, RefusedConnectReleasesItsSocket)
     if (count_handles) {
         EXPECT_EQ(OpenHandles(), before) << "a refused connect left its socket open";
     }
+    RawClose(lfd);
 }
 
 TEST_P(FastOpen, CancelAndDeadlineEndAConnectWithEarlyData)

@@ -549,8 +549,9 @@ RP_API int rp_socket_worker(rp_loop *loop, rp_socket socket);
  * same and nothing is lost: the socket is handed over while no operation of it is in progress. Completes on
  * the new worker with 0, or with RP_EBUSY (an operation of the socket was pending, or completed and not yet
  * delivered, when the move got to the socket's worker: submit the move when the socket is idle, e.g. from
- * the callback of its last operation), RP_EBADF (closed meanwhile), RP_ENOTSUP (IOCP where the system cannot
- * re-associate a socket with another completion port: Windows before 8.1, and Wine), or a system error. A
+ * the callback of its last operation), RP_EBADF (closed meanwhile), or a system error. (IOCP: the handle
+ * is re-associated with the new worker's completion port where the system can, Windows 8.1+; elsewhere,
+ * e.g. under Wine, the socket's requests signal events from then on, which cost a wait each.) A
  * move to the worker that already owns it completes with 0. Submit no other operation on socket until the
  * move has completed. Not cancellable (rp_cancel returns RP_ENOTSUP). Any thread. Returns 0, RP_EINVAL (NULL
  * loop/op, worker out of range), RP_EBUSY (op pending), RP_EBADF, RP_ESHUTDOWN. */
@@ -631,30 +632,35 @@ RP_API int rp_socket_peer_cred(rp_loop *loop, rp_socket socket, rp_peer_cred *ou
 
 /* ---------------------------------------------------------------------------------------------------
  * Handing sockets to another process: a TCP or Unix domain connection or listener travels over a
- * channel, a Unix domain connection between the two processes (POSIX: with SCM_RIGHTS), and is adopted
+ * channel, a Unix domain connection between the two processes or an end of an rp_socketpair (POSIX: with
+ * SCM_RIGHTS; Windows: WSADuplicateSocketW's protocol information, for the channel's peer process as
+ * SIO_AF_UNIX_GETPEERPID names it, or this one for an rp_socketpair), and is adopted
  * on the other side as a ringport socket of that process's loop. The kernel keeps the connection as it
  * is: bytes the peer sent that nobody has read yet are read by the new owner, bytes queued for sending
  * still go out. Bytes the sender has already received and not yet dealt with travel in the message's
  * data. A message (a socket and up to RP_XFER_DATA_MAX bytes of data) is sent with rp_send_socket and
  * received whole with rp_recv_socket; the two ends of a channel use only these on it (they frame their
- * messages), in both directions if they like. Windows: not yet available (RP_ENOTSUP): an IOCP socket
- * cannot be re-associated in another process on the systems this was built on.
+ * messages), in both directions if they like. The peer is trusted: what it sends becomes a socket here.
+ * Windows: the duplicate is made in the peer process at submission, and stays open there until that
+ * process exits if the message never arrives; an adopted socket keeps the sender's completion port, so
+ * the IOCP backend runs it with event-signalled requests (a wait per request).
  * ------------------------------------------------------------------------------------------------- */
 #define RP_XFER_DATA_MAX 65536u
 
 /* Sends sock (a TCP or Unix domain connection or listener of this loop, not the channel itself) with len
- * bytes of data over channel (a connected Unix domain stream socket), queued after the sends already
- * submitted on channel. The data is copied at submission. Completes with len once the whole message is
- * in the channel, or an error (RP_EPIPE, RP_ECONNRESET, RP_ECANCELED, ...: then the peer may or may not
- * have the socket). The socket stays open here: close it once the send has completed (in its callback)
+ * bytes of data over channel (a connected Unix domain stream socket or rp_socketpair end), queued after
+ * the sends already submitted on channel. The data is copied at submission. Completes with len once the
+ * whole message is in the channel, or an error (RP_EPIPE, RP_ECONNRESET, RP_ECANCELED, ...: then the peer
+ * may or may not have the socket). The socket stays open here: close it once the send has completed (in its callback)
  * unless both processes are to use it (then both read from and write to one connection, in no order
  * between them); on failure it is still yours to serve. Stop receiving on it before sending (cancel and
  * wait for the receives' completions, whose bytes go in data): a receive still pending can take bytes
  * the new owner should read. flags must be 0. Any thread. Returns 0, RP_EINVAL (NULL loop/op, data NULL
- * with len > 0, len above RP_XFER_DATA_MAX, flags, channel not a Unix domain connection, sock a UDP
- * socket or the channel), RP_EBUSY (op pending), RP_EBADF (either handle), RP_ESHUTDOWN (channel shut
- * down for writing, or loop shutting down), RP_EMFILE (no descriptor left to duplicate sock into),
- * RP_ENOMEM, RP_ENOTSUP (Windows). */
+ * with len > 0, len above RP_XFER_DATA_MAX, flags, channel not a Unix domain connection or socketpair end,
+ * sock a UDP socket or the channel), RP_EBUSY (op pending), RP_EBADF (either handle), RP_ESHUTDOWN
+ * (channel shut down for writing, or loop shutting down), RP_EMFILE (no descriptor left to duplicate sock
+ * into), RP_ENOMEM, RP_ENOTCONN (Windows: the channel's peer process is unknown), or a system error
+ * (Windows: WSADuplicateSocketW refused, e.g. the peer process is gone). */
 RP_API int rp_send_socket(rp_loop *loop, rp_op *op, rp_socket channel, rp_socket sock, const void *data, size_t len,
                           uint32_t flags);
 
@@ -669,8 +675,7 @@ RP_API int rp_send_socket(rp_loop *loop, rp_op *op, rp_socket channel, rp_socket
  * not be received: the process is out of descriptors; the rest of the message was read), RP_ECANCELED,
  * or another receive error. Receives on channel complete in submission order, mixed with rp_recv ones.
  * Any thread. Returns 0, RP_EINVAL (NULL loop/op, buf NULL with cap > 0, cap above INT32_MAX, bad worker,
- * channel not a Unix domain connection), RP_EBUSY, RP_EBADF, RP_ENOMEM, RP_ESHUTDOWN, RP_ENOTSUP
- * (Windows). */
+ * channel not a Unix domain connection or socketpair end), RP_EBUSY, RP_EBADF, RP_ENOMEM, RP_ESHUTDOWN. */
 RP_API int rp_recv_socket(rp_loop *loop, rp_op *op, rp_socket channel, void *buf, size_t cap, int worker);
 
 /* ---------------------------------------------------------------------------------------------------

@@ -41,8 +41,8 @@
  * Anything else (garbage, a stray client) is closed and logged, and the server serves on. A successor that
  * finds something on PATH that does not speak this protocol gives up with an error (exit 1).
  *
- * Windows: sockets cannot be handed to another process there yet (rp_send_socket returns RP_ENOTSUP), so
- * --control is ignored with a note and the server runs as a plain echo server.
+ * Windows (10 1803+, which has AF_UNIX): the same, except that the uid check is not made: who may connect
+ * to PATH is decided by the file's access control list, inherited from its directory.
  *
  * SIGINT/SIGTERM: a clean shutdown (everything closed, the control socket file removed if it is still
  * ours), exit 0. Exit 1 on a failed start or take-over, 2 on bad options.
@@ -964,15 +964,6 @@ static int takeover_settled(void)
 }
 static int serving_ended(void) { return (int)sample_load(&finished); }
 
-/* rp_send_socket says RP_ENOTSUP where handover is not available (Windows), before looking at anything
- * else; elsewhere these arguments are refused for another reason (RP_EBADF, RP_EINVAL). */
-static int handover_supported(void)
-{
-    rp_op probe;
-    rp_op_init(&probe, on_tick, NULL);
-    return rp_send_socket(loop, &probe, RP_SOCKET_INVALID, (rp_socket)1, NULL, 0, 0) != RP_ENOTSUP;
-}
-
 static void usage(void)
 {
     fprintf(stderr,
@@ -984,8 +975,6 @@ static void usage(void)
             "                  listener and connections over (--host and --port are then ignored) and it exits;\n"
             "                  else listen on host:port. Either way, then listen on PATH for the next one.\n"
             "                  Without --control: a plain echo server.\n"
-            "Windows: handover is not available (rp_send_socket: RP_ENOTSUP); --control is ignored and the\n"
-            "server runs as a plain echo server.\n"
             "SIGINT/SIGTERM: clean shutdown, exit 0. Exit 1: start or take-over failed; 2: bad options.\n");
 }
 
@@ -1037,12 +1026,6 @@ int main(int argc, char **argv)
             rp_loop_destroy(loop);
             return 1;
         }
-    }
-    if (control_s && !handover_supported()) {
-        fprintf(stderr, "restart_server: handing sockets to another process is not available on this system "
-                        "(rp_send_socket: %s): --control ignored, serving as a plain echo server\n",
-                why(RP_ENOTSUP));
-        control_s = NULL;
     }
     control_path = control_s;
     const char *crash = getenv("RESTART_SERVER_CRASH_AFTER");

@@ -734,6 +734,30 @@ void LoopTest::CloseAndWait(rp_socket s)
     EXPECT_EQ(c->result(), 0);
 }
 
+int64_t LoopTest::MoveAndWait(rp_socket s, int worker, int *ran_on)
+{
+    Op *op = NewOp();
+    op->expected_kind = RP_OP_MOVE;
+    op->expected_socket = s;
+    op->submits++;
+    int err;
+    {
+        SubmitScope scope;
+        err = rp_socket_move(loop, op->get(), s, worker);
+    }
+    if (err) {
+        op->submits--;
+        return err;
+    }
+    if (!WaitFor([&] { return op->done(); })) {
+        ADD_FAILURE() << "the move never completed";
+        return RP_ETIMEDOUT;
+    }
+    if (ran_on)
+        *ran_on = op->last_worker.load();
+    return op->result();
+}
+
 Reader *LoopTest::StartReader(rp_socket s, size_t cap)
 {
     Reader *r = Make<Reader>();

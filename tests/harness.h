@@ -212,6 +212,9 @@ public:
     rp_addr LocalAddr(rp_socket s);
     // rp_close with an op, and waits for its completion (result 0).
     void CloseAndWait(rp_socket s);
+    // rp_socket_move of s to worker, and waits: the completion's result, or the submission's error (and
+    // the worker the completion ran on, if asked).
+    int64_t MoveAndWait(rp_socket s, int worker, int *ran_on = nullptr);
     // Keeps a receive pending on s, collecting the stream (recv resubmitted from its callback).
     Reader *StartReader(rp_socket s, size_t cap = 65536);
 

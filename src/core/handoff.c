@@ -8,7 +8,6 @@
 static const unsigned char xfer_magic[4] = {'R', 'P', 'X', 'S'};
 #define XFER_VERSION 1u
 
-#if !defined(_WIN32)
 static void put_u32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)v;
@@ -17,30 +16,23 @@ static void put_u32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)(v >> 24);
 }
 
-#endif
-
 static uint32_t get_u32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-#if !defined(_WIN32)
-/* A Unix domain connection of the loop that can carry messages. */
+/* A connection of the loop that can carry messages: a Unix domain one, or an end of an rp_socketpair
+ * (on Windows a loopback TCP connection within this process). */
 static int channel_check(const rp_sock *c)
 {
-    return c->type == RP_SOCK_STREAM && c->family == AF_UNIX ? 0 : RP_EINVAL;
+    return c->type == RP_SOCK_STREAM && (c->family == AF_UNIX || (c->flags & RP_SF_PAIR)) ? 0 : RP_EINVAL;
 }
-#endif
 
 int rp_send_socket(rp_loop *loop, rp_op *op, rp_socket channel, rp_socket sock, const void *data, size_t len,
                    uint32_t flags)
 {
     if (!loop || (!data && len) || len > RP_XFER_DATA_MAX || flags || channel == sock)
         return RP_EINVAL;
-#if defined(_WIN32)
-    RP_UNUSED(op);
-    return RP_ENOTSUP;
-#else
     int err = rp__op_check(loop, op, RP_OP_SEND_SOCKET);
     if (err)
         return err;
@@ -51,7 +43,8 @@ int rp_send_socket(rp_loop *loop, rp_op *op, rp_socket channel, rp_socket sock, 
         return err;
     if (s->type != RP_SOCK_STREAM && s->type != RP_SOCK_LISTENER)
         return RP_EINVAL;
-    rp_xfer_out *out = malloc(sizeof *out + RP_XFER_HDR + len);
+    uint32_t blob_len = rp__xfer_blob_len();
+    rp_xfer_out *out = malloc(sizeof *out + RP_XFER_HDR + blob_len + len);
     if (!out)
         return RP_ENOMEM;
     unsigned char *h = out->msg;
@@ -59,15 +52,17 @@ int rp_send_socket(rp_loop *loop, rp_op *op, rp_socket channel, rp_socket sock, 
     memcpy(h, xfer_magic, 4);
     h[4] = XFER_VERSION;
     h[5] = (unsigned char)(s->type == RP_SOCK_LISTENER ? RP_XFER_TYPE_LISTENER : RP_XFER_TYPE_STREAM);
-    put_u32(h + 8, 0); /* no platform data on POSIX */
+    put_u32(h + 8, blob_len);
     put_u32(h + 12, (uint32_t)len);
     if (len)
-        memcpy(h + RP_XFER_HDR, data, len);
+        memcpy(h + RP_XFER_HDR + blob_len, data, len);
     out->buf.base = out->msg;
-    out->buf.len = RP_XFER_HDR + len;
+    out->buf.len = RP_XFER_HDR + blob_len + len;
+    out->fd = RP_FD_INVALID;
+    out->ctrl_len = 0;
     /* The message carries a duplicate: what the caller does with sock from now on (close it, even at
-     * once) cannot change the descriptor that goes out. */
-    if ((err = rp__xfer_out_prepare(out, s->fd)) != 0) {
+     * once) cannot change the socket that goes out. */
+    if ((err = rp__xfer_out_prepare(out, c, s->fd, h + RP_XFER_HDR)) != 0) {
         free(out);
         return err;
     }
@@ -91,18 +86,12 @@ int rp_send_socket(rp_loop *loop, rp_op *op, rp_socket channel, rp_socket sock, 
     rp__dispatch(c->worker, op);
     rp__guard_leave(&g);
     return 0;
-#endif
 }
 
 int rp_recv_socket(rp_loop *loop, rp_op *op, rp_socket channel, void *buf, size_t cap, int worker)
 {
     if (!loop || (!buf && cap) || cap > INT32_MAX || worker < -1 || worker >= (int)loop->nworkers)
         return RP_EINVAL;
-#if defined(_WIN32)
-    RP_UNUSED(op);
-    RP_UNUSED(channel);
-    return RP_ENOTSUP;
-#else
     int err = rp__op_check(loop, op, RP_OP_RECV_SOCKET);
     if (err)
         return err;
@@ -126,7 +115,6 @@ int rp_recv_socket(rp_loop *loop, rp_op *op, rp_socket channel, void *buf, size_
     rp__dispatch(c->worker, op);
     rp__guard_leave(&g);
     return 0;
-#endif
 }
 
 /* ---- reading a message ---- */
@@ -137,7 +125,12 @@ void rp__xfer_in_target(rp_xfer_in *in, void **buf, size_t *len)
         *len = RP_XFER_HDR - (size_t)in->got;
         return;
     }
-    uint64_t off = in->got - RP_XFER_HDR, left = in->data_len - off;
+    if (in->got < RP_XFER_HDR + (uint64_t)in->blob_len) {
+        *buf = in->blob + (in->got - RP_XFER_HDR);
+        *len = (size_t)(RP_XFER_HDR + in->blob_len - in->got);
+        return;
+    }
+    uint64_t off = in->got - RP_XFER_HDR - in->blob_len, left = in->data_len - off;
     if (off < in->cap) {
         *buf = in->buf + off;
         *len = (size_t)(in->cap - off < left ? in->cap - off : left);
@@ -151,12 +144,13 @@ void rp__xfer_in_target(rp_xfer_in *in, void **buf, size_t *len)
 static int header_check(rp_xfer_in *in)
 {
     const unsigned char *h = in->hdr;
-    if (memcmp(h, xfer_magic, 4) != 0 || h[4] != XFER_VERSION || h[6] || h[7] || get_u32(h + 8) != 0 ||
-        get_u32(h + 12) > RP_XFER_DATA_MAX)
+    if (memcmp(h, xfer_magic, 4) != 0 || h[4] != XFER_VERSION || h[6] || h[7] ||
+        get_u32(h + 8) != rp__xfer_blob_len() || get_u32(h + 12) > RP_XFER_DATA_MAX)
         return RP_EIO;
     if (h[5] != RP_XFER_TYPE_STREAM && h[5] != RP_XFER_TYPE_LISTENER)
         return RP_EIO;
     in->type = h[5];
+    in->blob_len = get_u32(h + 8);
     in->data_len = get_u32(h + 12);
     return 0;
 }
@@ -166,13 +160,16 @@ int64_t rp__xfer_in_progress(rp_xfer_in *in, size_t n)
     if (n == 0)
         return in->got == 0 && in->fd == RP_FD_INVALID ? RP_ENOTCONN : RP_ECONNRESET;
     int at_header = in->got < RP_XFER_HDR;
+    int in_blob = !at_header && in->got < RP_XFER_HDR + (uint64_t)in->blob_len;
     in->got += n;
     if (at_header && in->got == RP_XFER_HDR) {
         int err = header_check(in);
         if (err)
             return err; /* the channel is out of step: nothing after this can be trusted */
     }
-    if (in->got < RP_XFER_HDR || in->got < RP_XFER_HDR + (uint64_t)in->data_len)
+    if (in_blob && in->got == RP_XFER_HDR + (uint64_t)in->blob_len)
+        rp__xfer_in_blob(in);
+    if (in->got < RP_XFER_HDR || in->got < RP_XFER_HDR + (uint64_t)in->blob_len + in->data_len)
         return RP_XFER_MORE;
     if (in->error)
         return in->error;
@@ -200,8 +197,9 @@ void rp__xfer_send_final(rp_worker *w, rp_op *op)
 {
     RP_UNUSED(w);
     rp_xfer_out *out = rp__xfer_out_of(op);
-    if (op->result >= (int64_t)RP_XFER_HDR)
-        op->result -= RP_XFER_HDR; /* the caller's data went; the header is ours */
+    int64_t ours = (int64_t)RP_XFER_HDR + rp__xfer_blob_len();
+    if (op->result >= ours)
+        op->result -= ours; /* the caller's data went; the header and platform data are ours */
     if (out->fd != RP_FD_INVALID)
         rp__net_close(out->fd);
     free(out);
@@ -211,14 +209,6 @@ void rp__xfer_send_final(rp_worker *w, rp_op *op)
 /* Wraps a received descriptor in a socket of the loop: *out, or an error (fd closed). */
 static int adopt(rp_loop *loop, rp_worker *channel_worker, int worker, rp_fd fd, rp_socket *out)
 {
-#if defined(_WIN32) /* no RECV_SOCKET is ever submitted there (rp_recv_socket refuses it) */
-    RP_UNUSED(loop);
-    RP_UNUSED(channel_worker);
-    RP_UNUSED(worker);
-    RP_UNUSED(out);
-    rp__net_close(fd);
-    return RP_ENOTSUP;
-#else
     uint32_t type;
     int family;
     int err = rp__xfer_socket_prepare(fd, loop->backend->nonblocking, &type, &family);
@@ -232,8 +222,7 @@ static int adopt(rp_loop *loop, rp_worker *channel_worker, int worker, rp_fd fd,
         lo.worker = worker >= 0 ? worker : (int)channel_worker->index;
         return rp__listener_open(loop, fd, family, &lo, out);
     }
-    return rp__stream_open(loop, worker >= 0 ? &loop->workers[worker] : channel_worker, fd, family, out);
-#endif
+    return rp__stream_open(loop, worker >= 0 ? &loop->workers[worker] : channel_worker, fd, family, 0, out);
 }
 
 void rp__xfer_recv_final(rp_worker *w, rp_op *op)

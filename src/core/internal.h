@@ -217,6 +217,7 @@ int rp__opq_remove(rp_opq *q, rp_op *op);
 #define RP_SF_ACCEPT_BACKOFF 0x4u
 #define RP_SF_RECV_HELD 0x8u /* a multishot pool receive ended: the next receive waits for its final delivery */
 #define RP_SF_PKTINFO 0x10u  /* UDP: receives report the destination address (RP_UDP_PKTINFO) */
+#define RP_SF_PAIR 0x20u     /* an end of an rp_socketpair: a channel that can carry sockets (Windows: TCP) */
 
 struct rp_sock {
     rp_atomic_u32 gen;     /* part of the handle; bumped when the slot is freed */
@@ -435,8 +436,9 @@ int rp__op_check(rp_loop *loop, rp_op *op, rp_op_kind kind);
  * as *out, or a connecting socket whose connect op is dispatched with payload. */
 int rp__listen_check(const rp_loop *loop, const rp_listen_options *opts, uint32_t flags);
 int rp__listener_open(rp_loop *loop, rp_fd fd, int family, const rp_listen_options *opts, rp_socket *out);
-/* A connected stream socket around fd for worker w, published as *out (core/unix.c); closes fd on failure. */
-int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, rp_socket *out);
+/* A connected stream socket around fd for worker w with RP_SF_* sflags, published as *out (core/unix.c);
+ * closes fd on failure. */
+int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, uint32_t sflags, rp_socket *out);
 int rp__connect_check(rp_loop *loop, rp_op *op, const rp_connect_options *opts);
 int rp__connect_open(rp_loop *loop, rp_op *op, rp_fd fd, int family, const rp_connect_options *opts,
                      const rp_connect_payload *payload);

@@ -81,7 +81,7 @@ int rp_unix_connect(rp_loop *loop, rp_op *op, const char *path, size_t len, cons
     return err;
 }
 
-int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, rp_socket *out)
+int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, uint32_t sflags, rp_socket *out)
 {
     rp_sock *s;
     int err = rp__sock_new(loop, w, fd, RP_SOCK_STREAM, &s);
@@ -90,6 +90,7 @@ int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, rp_socket
         return err;
     }
     s->family = family;
+    s->flags |= sflags;
     rp__sock_publish(s);
     if ((err = loop->backend->sock_attach(w, s)) != 0) {
         s->fd = RP_FD_INVALID;
@@ -115,9 +116,9 @@ int rp_socketpair(rp_loop *loop, rp_socket out[2], int worker)
     if (!err) {
         rp_worker *w = worker < 0 && rp__current && rp__current->loop == loop ? rp__current
                                                                                : rp__pick_worker(loop, worker);
-        if ((err = rp__stream_open(loop, w, fds[0], family, &out[0])) != 0) {
+        if ((err = rp__stream_open(loop, w, fds[0], family, RP_SF_PAIR, &out[0])) != 0) {
             rp__net_close(fds[1]);
-        } else if ((err = rp__stream_open(loop, w, fds[1], family, &out[1])) != 0) {
+        } else if ((err = rp__stream_open(loop, w, fds[1], family, RP_SF_PAIR, &out[1])) != 0) {
             rp_close(loop, NULL, out[0]);
         }
     }

@@ -23,8 +23,14 @@
 
 RP_STATIC_ASSERT(CMSG_SPACE(sizeof(int)) <= RP_XFER_CTRL_SIZE, "control data of one descriptor fits");
 
-int rp__xfer_out_prepare(rp_xfer_out *out, rp_fd fd)
+uint32_t rp__xfer_blob_len(void) { return 0; }
+
+void rp__xfer_in_blob(rp_xfer_in *in) { RP_UNUSED(in); } /* never called: POSIX messages have no blob */
+
+int rp__xfer_out_prepare(rp_xfer_out *out, const rp_sock *channel, rp_fd fd, unsigned char *blob)
 {
+    RP_UNUSED(channel);
+    RP_UNUSED(blob);
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd < 0)
         return rp__from_errno(errno);

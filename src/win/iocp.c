@@ -10,7 +10,12 @@
  * With FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (only when every TCP provider returns IFS handles) a request
  * that succeeds at once posts no packet. Such requests, and requests that fail at once (which never post
  * one), go on the worker's "done" list and are handled in the next wait exactly like a dequeued packet, so
- * no result is handled inside the call that started the request and none is handled twice. */
+ * no result is handled inside the call that started the request and none is handled twice.
+ *
+ * A handle that already belongs to a completion port (a socket handed over from another process shares
+ * its sender's, and CreateIoCompletionPort cannot change that) runs with events (IOCP_BF_EVENTS): each
+ * request gets an event, with the OVERLAPPED's low bit set so that the other port never sees a packet,
+ * and a thread-pool wait on the event posts the packet to this worker's port. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,10 +23,12 @@
 #include <afunix.h>
 
 #include "core/backend.h"
+#include "core/handoff.h"
 #include "win/net_win.h"
 
 /* rp_sock.bflags */
 #define IOCP_BF_SKIP_ON_SUCCESS 0x1u /* the socket posts no packet for requests that succeed at once */
+#define IOCP_BF_EVENTS 0x2u          /* requests signal events, whose waits post the packets (see above) */
 
 #define WAKE_KEY ((ULONG_PTR)1)
 #define SOCK_KEY ((ULONG_PTR)0)
@@ -143,10 +150,14 @@ static void io_init(rp_win_io *io, rp_sock *s, uint32_t dir)
 
 static int iocp_attach(rp_worker *w, rp_sock *s)
 {
-    if (CreateIoCompletionPort((HANDLE)s->fd, iocp_of(w)->port, SOCK_KEY, 0) != iocp_of(w)->port)
-        return rp__from_wsa((int)GetLastError());
+    if (CreateIoCompletionPort((HANDLE)s->fd, iocp_of(w)->port, SOCK_KEY, 0) != iocp_of(w)->port) {
+        DWORD e = GetLastError();
+        if (e != ERROR_INVALID_PARAMETER)
+            return rp__from_wsa((int)e);
+        s->bflags |= IOCP_BF_EVENTS; /* the handle is bound to another port already */
+    }
     /* Skip-on-success is known safe for the TCP and UDP providers (checked at start-up), not AF_UNIX's. */
-    if (iocp_of(w)->skip_on_success && s->family != AF_UNIX &&
+    if (iocp_of(w)->skip_on_success && s->family != AF_UNIX && !(s->bflags & IOCP_BF_EVENTS) &&
         SetFileCompletionNotificationModes((HANDLE)s->fd,
                                            FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE))
         s->bflags |= IOCP_BF_SKIP_ON_SUCCESS;
@@ -163,8 +174,9 @@ static int iocp_attach(rp_worker *w, rp_sock *s)
 }
 
 /* rp_socket_move: a handle's completion port cannot be changed with CreateIoCompletionPort; Windows 8.1+
- * replaces it with NtSetInformationFile(FileReplaceCompletionInformation). Elsewhere (older systems, Wine)
- * the call fails and the socket stays where it is. */
+ * replaces it with NtSetInformationFile(FileReplaceCompletionInformation). Where that call is missing or
+ * refused (older systems, Wine) the socket, idle now, goes on with events (IOCP_BF_EVENTS), which post to
+ * whichever worker owns it. */
 typedef struct completion_info {
     HANDLE port;
     PVOID key;
@@ -179,21 +191,28 @@ typedef struct nt_io_status {
 typedef LONG(WINAPI *nt_set_information_file_fn)(HANDLE, nt_io_status *, PVOID, ULONG, int);
 #define FILE_REPLACE_COMPLETION_INFORMATION 61
 
-static int iocp_sock_move(rp_worker *from, rp_worker *to, rp_sock *s)
+static int replace_port(rp_sock *s, HANDLE port)
 {
-    RP_UNUSED(from);
     HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
     nt_set_information_file_fn set_info =
         ntdll ? (nt_set_information_file_fn)(void (*)(void))GetProcAddress(ntdll, "NtSetInformationFile") : NULL;
     if (!set_info)
-        return RP_ENOTSUP;
-    completion_info info = {iocp_of(to)->port, (PVOID)SOCK_KEY};
+        return -1;
+    completion_info info = {port, (PVOID)SOCK_KEY};
     nt_io_status io;
     memset(&io, 0, sizeof io);
-    LONG status = set_info((HANDLE)s->fd, &io, &info, sizeof info, FILE_REPLACE_COMPLETION_INFORMATION);
-    if (status < 0)
-        return RP_ENOTSUP; /* STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED, ... */
-    return 0;
+    /* STATUS_INVALID_INFO_CLASS, STATUS_NOT_IMPLEMENTED, ...: negative */
+    return set_info((HANDLE)s->fd, &io, &info, sizeof info, FILE_REPLACE_COMPLETION_INFORMATION) < 0 ? -1 : 0;
+}
+
+static int iocp_sock_move(rp_worker *from, rp_worker *to, rp_sock *s)
+{
+    RP_UNUSED(from);
+    if (!(s->bflags & IOCP_BF_EVENTS) && replace_port(s, iocp_of(to)->port) != 0) {
+        s->bflags |= IOCP_BF_EVENTS;
+        s->bflags &= ~IOCP_BF_SKIP_ON_SUCCESS; /* the event is set for every request that does not fail */
+    }
+    return 0; /* an IOCP_BF_EVENTS request names the port to post to each time (ov_reset) */
 }
 
 /* A request finished inside the call that started it, without a packet to come: handled by the next wait. */
@@ -210,18 +229,90 @@ static void done_push(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
     iw->done_tail = io;
 }
 
+/* Error of a finished request: the OVERLAPPED carries an NTSTATUS; Winsock translates it. */
+static int packet_error(rp_win_io *io, SOCKET fd)
+{
+    if (io->ov.Internal == 0)
+        return 0;
+    DWORD bytes = 0, flags = 0;
+    if (WSAGetOverlappedResult(fd, &io->ov, &bytes, FALSE, &flags))
+        return 0;
+    int e = WSAGetLastError();
+    return e ? e : WSAECONNABORTED;
+}
+
+/* ---- requests of IOCP_BF_EVENTS sockets ---- */
+/* Clears a request record before the call that starts it; a request of an IOCP_BF_EVENTS socket gets its
+ * event. Returns 0, or the WSA error the request fails with (no event could be made): then the caller
+ * reports it with request_failed. */
+static int ov_reset(rp_worker *w, rp_sock *s, rp_win_io *io)
+{
+    memset(&io->ov, 0, sizeof io->ov);
+    if (!(s->bflags & IOCP_BF_EVENTS))
+        return 0;
+    io->event = CreateEventW(NULL, FALSE, FALSE, NULL);
+    if (!io->event)
+        return WSAENOBUFS;
+    io->port = iocp_of(w)->port;
+    io->ov.hEvent = (HANDLE)((ULONG_PTR)io->event | 1u); /* the low bit: no packet to the handle's port */
+    return 0;
+}
+
+/* The thread-pool wait saw the request's event: the packet the port would have had. */
+static VOID CALLBACK event_signalled(PVOID ctx, BOOLEAN timed_out)
+{
+    RP_UNUSED(timed_out); /* the wait has no time-out */
+    rp_win_io *io = (rp_win_io *)ctx;
+    /* Posting fails only when the system is out of memory, and the request must still be reported once. */
+    while (!PostQueuedCompletionStatus(io->port, (DWORD)io->ov.InternalHigh, SOCK_KEY, &io->ov))
+        Sleep(1);
+}
+
+/* A request of an IOCP_BF_EVENTS socket is in flight (or done: its event is set either way). */
+static void watch_event(rp_worker *w, rp_sock *s, rp_win_io *io)
+{
+    if (RegisterWaitForSingleObject(&io->wait, io->event, event_signalled, io, INFINITE,
+                                    WT_EXECUTEONLYONCE | WT_EXECUTEINWAITTHREAD))
+        return;
+    /* Nobody would see it end: end it now and report what it came to. */
+    io->wait = NULL;
+    CancelIoEx((HANDLE)s->fd, &io->ov);
+    WaitForSingleObject(io->event, INFINITE);
+    int e = packet_error(io, s->fd);
+    done_push(w, io, e == WSA_OPERATION_ABORTED ? WSAENOBUFS : e, (DWORD)io->ov.InternalHigh);
+}
+
+/* The request's packet is being handled: its wait (whose callback has run) and event go. */
+static void event_release(rp_win_io *io)
+{
+    if (io->wait)
+        UnregisterWaitEx(io->wait, INVALID_HANDLE_VALUE); /* returns at once: the callback has posted */
+    io->wait = NULL;
+    CloseHandle(io->event);
+    io->event = NULL;
+}
+
 /* Bookkeeping after WSARecv/WSASend/AcceptEx/ConnectEx returned: ok is its success flag. */
 static void issued(rp_worker *w, rp_sock *s, rp_win_io *io, int ok, DWORD bytes)
 {
     s->kernel_refs++;
-    if (ok) {
-        if (s->bflags & IOCP_BF_SKIP_ON_SUCCESS)
-            done_push(w, io, 0, bytes); /* no packet will come */
-        return;                         /* else the packet reports it */
-    }
-    int e = WSAGetLastError();
-    if (e != WSA_IO_PENDING)
+    int e = ok ? 0 : WSAGetLastError();
+    if (!ok && e != WSA_IO_PENDING) {
         done_push(w, io, e, 0); /* failed at once: no packet */
+        return;
+    }
+    if (s->bflags & IOCP_BF_EVENTS)
+        watch_event(w, s, io);
+    else if (ok && (s->bflags & IOCP_BF_SKIP_ON_SUCCESS))
+        done_push(w, io, 0, bytes); /* no packet will come */
+    /* else the packet reports it */
+}
+
+/* A request that could not be started (e.g. no event for it): reported like one that failed at once. */
+static void request_failed(rp_worker *w, rp_sock *s, rp_win_io *io, int error)
+{
+    s->kernel_refs++;
+    done_push(w, io, error, 0);
 }
 
 /* ---- receive ---- */
@@ -234,8 +325,13 @@ static void start_recv(rp_worker *w, rp_sock *s, rp_op *op)
     rp_op_priv *p = RP_PRIV(op);
     WSABUF b;
     DWORD bytes = 0, flags = 0;
-    memset(&io->ov, 0, sizeof io->ov);
-    io->zero_read = op->kind == RP_OP_RECV_POOL || (w->loop->flags & RP_LOOP_IDLE_RECV) != 0;
+    int e = ov_reset(w, s, io);
+    if (e) {
+        request_failed(w, s, io, e);
+        return;
+    }
+    io->zero_read = op->kind == RP_OP_RECV_POOL || op->kind == RP_OP_RECV_SOCKET ||
+                    (w->loop->flags & RP_LOOP_IDLE_RECV) != 0;
     b.buf = io->zero_read ? NULL : (char *)p->u.recv.buf;
     b.len = io->zero_read ? 0 : (ULONG)(p->u.recv.len > MAX_IO_LEN ? MAX_IO_LEN : p->u.recv.len);
     int rc = WSARecv(s->fd, &b, 1, &bytes, &flags, &io->ov, NULL);
@@ -295,6 +391,29 @@ static void read_pool_ready(rp_worker *w, rp_sock *s, rp_op *op)
     }
 }
 
+/* After the zero-byte receive of an rp_recv_socket: the message, read without blocking and never past its
+ * end (what follows on the channel belongs to the next receive). */
+static void read_xfer_ready(rp_worker *w, rp_sock *s, rp_op *op)
+{
+    rp_xfer_in *in = RP_PRIV(op)->u.xfer_in.in;
+    for (;;) {
+        void *buf;
+        size_t len;
+        rp__xfer_in_target(in, &buf, &len);
+        DWORD n;
+        int e = recv_now(s, buf, len, &n);
+        if (e == WSAEWOULDBLOCK) {
+            start_recv(w, s, op); /* the rest is still on its way */
+            return;
+        }
+        int64_t r = e ? rp__from_wsa(e) : rp__xfer_in_progress(in, n);
+        if (r != RP_XFER_MORE) {
+            rp__io_finish(w, s, RP_DIR_RECV, r);
+            return;
+        }
+    }
+}
+
 static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD bytes)
 {
     if (error) {
@@ -314,6 +433,7 @@ static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD by
     switch ((rp_op_kind)op->kind) {
     case RP_OP_RECV: read_ready(w, s, op); return;
     case RP_OP_RECV_POOL: read_pool_ready(w, s, op); return;
+    case RP_OP_RECV_SOCKET: read_xfer_ready(w, s, op); return;
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
     case RP_OP_SEND:
@@ -321,7 +441,6 @@ static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD by
     case RP_OP_UDP_RECV:
     case RP_OP_UDP_RECV_POOL: /* datagram sockets take on_udp_recv */
     case RP_OP_SEND_SOCKET:
-    case RP_OP_RECV_SOCKET:   /* refused at submission on Windows (core/handoff.c) */
     RP_CASE_KINDS_RUN_BY_THE_CORE: break; /* never in the receive direction (op table) */
     }
     rp__io_finish(w, s, RP_DIR_RECV, RP_EINVAL);
@@ -337,7 +456,9 @@ static void start_send(rp_worker *w, rp_sock *s, rp_op *op)
     DWORD n = 0, bytes = 0;
     uint32_t ops = 0;
     int cut = 0; /* a buffer longer than one WSABUF can take: the rest goes in the next request */
-    for (rp_op *it = op; it && it->kind == RP_OP_SEND && n < SEND_BUFS && !cut; it = RP_PRIV(it)->next) {
+    /* A socket handed over is bytes like a send's here: its message has no control data (win/xfer_win.c). */
+    for (rp_op *it = op; it && (it->kind == RP_OP_SEND || it->kind == RP_OP_SEND_SOCKET) && n < SEND_BUFS && !cut;
+         it = RP_PRIV(it)->next) {
         rp_op_priv *p = RP_PRIV(it);
         if (it != op && p->cancelled)
             break;
@@ -358,7 +479,11 @@ static void start_send(rp_worker *w, rp_sock *s, rp_op *op)
         ops++;
     }
     s->send_batch = ops;
-    memset(&io->ov, 0, sizeof io->ov);
+    int e = ov_reset(w, s, io);
+    if (e) {
+        request_failed(w, s, io, e);
+        return;
+    }
     int rc = WSASend(s->fd, wb, n, &bytes, 0, &io->ov, NULL); /* WSASend copies the WSABUF array */
     issued(w, s, io, rc == 0, bytes);
 }
@@ -382,10 +507,9 @@ static void start_connect(rp_worker *w, rp_sock *s, rp_op *op)
     rp_op_priv *p = RP_PRIV(op);
     int len = 0;
     int err = rp__net_bind_any(s->fd, s->family); /* ConnectEx works only on a bound socket */
-    memset(&io->ov, 0, sizeof io->ov);
-    if (err) {
-        s->kernel_refs++;
-        done_push(w, io, WSAGetLastError(), 0);
+    int e = err ? WSAGetLastError() : ov_reset(w, s, io);
+    if (e) {
+        request_failed(w, s, io, e);
         return;
     }
     if (p->u.connect.early)
@@ -405,7 +529,11 @@ static void send_early_rest(rp_worker *w, rp_sock *s, rp_op_priv *p)
     DWORD bytes = 0;
     b.buf = (char *)(uintptr_t)(p->u.connect.early + p->u.connect.early_sent);
     b.len = p->u.connect.early_len - p->u.connect.early_sent;
-    memset(&io->ov, 0, sizeof io->ov);
+    int e = ov_reset(w, s, io);
+    if (e) {
+        request_failed(w, s, io, e);
+        return;
+    }
     int rc = WSASend(s->fd, &b, 1, &bytes, 0, &io->ov, NULL);
     issued(w, s, io, rc == 0, bytes);
 }
@@ -488,7 +616,11 @@ static void post_accepts(rp_worker *w, rp_sock *s)
         slot->sock = fd;
         slot->in_flight = 1;
         a->in_flight++;
-        memset(&slot->io.ov, 0, sizeof slot->io.ov);
+        int e = ov_reset(w, s, &slot->io);
+        if (e) {
+            request_failed(w, s, &slot->io, e); /* its packet closes the socket made for it */
+            continue;
+        }
         DWORD bytes = 0;
         BOOL ok = iocp_of(w)->accept_ex(s->fd, fd, slot->addrs, 0, ACCEPT_ADDR_LEN, ACCEPT_ADDR_LEN, &bytes, &slot->io.ov);
         issued(w, s, &slot->io, ok != FALSE, bytes);
@@ -645,7 +777,14 @@ static void start_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
         b.len = (ULONG)len;
     }
     io->zero_read = 0;
-    memset(&io->ov, 0, sizeof io->ov);
+    int e = ov_reset(w, s, io);
+    if (e) {
+        if (s->u.stream.io.dgram.pool_idx >= 0)
+            rp__buf_untake(w, s, s->u.stream.io.dgram.pool_idx);
+        s->u.stream.io.dgram.pool_idx = -1;
+        request_failed(w, s, io, e);
+        return;
+    }
     s->u.stream.io.dgram.fromlen = (INT)sizeof s->u.stream.io.dgram.from;
     s->u.stream.io.dgram.flags = 0;
     DWORD bytes = 0;
@@ -669,6 +808,10 @@ static void start_udp_recv(rp_worker *w, rp_sock *s, rp_op *op)
         /* A datagram already queued and longer than the buffer: STATUS_BUFFER_OVERFLOW is a warning, not
          * an error, so the request completes as a success does: through a packet that carries the bytes
          * kept, or, with skip-on-success, without one (then the OVERLAPPED has the count). */
+        if (s->bflags & IOCP_BF_EVENTS) {
+            issued(w, s, io, 1, 0); /* its event is set like a success's */
+            return;
+        }
         s->kernel_refs++;
         if (s->bflags & IOCP_BF_SKIP_ON_SUCCESS)
             done_push(w, io, WSAEMSGSIZE, (DWORD)io->ov.InternalHigh);
@@ -792,7 +935,11 @@ static void udp_send_go(rp_worker *w, rp_sock *s)
             b.buf = p->u.udp.seg_off ? (char *)d->base + p->u.udp.seg_off : (char *)d->base;
             b.len = part;
             DWORD bytes = 0;
-            memset(&io->ov, 0, sizeof io->ov);
+            int e = ov_reset(w, s, io);
+            if (e) {
+                request_failed(w, s, io, e);
+                return;
+            }
             int rc = WSASendTo(s->fd, &b, 1, &bytes, 0, len ? (struct sockaddr *)&s->u.stream.io.dgram.to : NULL, len,
                                &io->ov, NULL);
             issued(w, s, io, rc == 0, bytes);
@@ -823,6 +970,7 @@ static void on_udp_send(rp_worker *w, rp_sock *s, int error)
 /* ---- the vtable ---- */
 static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
 {
+    RP_UNUSED(dir); /* the kind says it */
     switch ((rp_op_kind)op->kind) {
     case RP_OP_RECV:
     case RP_OP_RECV_POOL: start_recv(w, s, op); break;
@@ -832,10 +980,8 @@ static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     case RP_OP_UDP_RECV_POOL: start_udp_recv(w, s, op); break;
     case RP_OP_ACCEPT: post_accepts(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
-    case RP_OP_SEND_SOCKET:
-    case RP_OP_RECV_SOCKET: /* refused at submission on Windows (core/handoff.c) */
-        rp__io_finish(w, s, dir, RP_ENOTSUP);
-        break;
+    case RP_OP_SEND_SOCKET: start_send(w, s, op); break;
+    case RP_OP_RECV_SOCKET: start_recv(w, s, op); break;
     RP_CASE_KINDS_RUN_BY_THE_CORE: break;
     }
 }
@@ -862,22 +1008,12 @@ static void iocp_sock_close(rp_worker *w, rp_sock *s)
         posts_free(w, s);
 }
 
-/* Error of a dequeued request: the packet carries an NTSTATUS; Winsock translates it. */
-static int packet_error(rp_win_io *io, SOCKET fd)
-{
-    if (io->ov.Internal == 0)
-        return 0;
-    DWORD bytes = 0, flags = 0;
-    if (WSAGetOverlappedResult(fd, &io->ov, &bytes, FALSE, &flags))
-        return 0;
-    int e = WSAGetLastError();
-    return e ? e : WSAECONNABORTED;
-}
-
 static void handle(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
 {
     rp_sock *s = io->sock;
     s->kernel_refs--;
+    if (io->event)
+        event_release(io);
     switch ((enum rp_dir)io->dir) {
     case RP_DIR_RECV:
         if (s->type == RP_SOCK_DGRAM)

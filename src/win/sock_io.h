@@ -15,6 +15,9 @@ typedef struct rp_win_io {
     struct rp_win_io *done_next; /* finished without a packet: handled on the next wait */
     int error;                   /* result of an inline completion: WSA code */
     uint32_t bytes;
+    /* A socket whose handle belongs to another completion port (IOCP_BF_EVENTS in win/iocp.c): the
+     * request's event, the thread-pool wait that posts its packet once signalled, and where to. */
+    HANDLE event, wait, port;
 } rp_win_io;
 
 typedef struct rp_stream_io {

@@ -64,26 +64,6 @@ RawSock RawListenOn(const char *host, uint16_t *port, int backlog)
     return s;
 }
 
-// Starts a connect to host:port without waiting for it.
-RawSock RawConnectStart(const char *host, uint16_t port)
-{
-    RawSock s = RawSocket(AF_INET);
-    if (s == kRawInvalid)
-        return s;
-#if defined(_WIN32)
-    u_long on = 1;
-    ioctlsocket(s, FIONBIO, &on);
-#else
-    fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
-#endif
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    connect(s, reinterpret_cast<sockaddr *>(&sa), sizeof sa);
-    return s;
-}
-
 // The peer port of a connected plain socket, or 0.
 uint16_t RawPeerPort(RawSock s)
 {
@@ -282,7 +262,7 @@ TEST_P(FastOpen, EarlyDataWaitsForAHandshakeThatTakesItsTime)
     ASSERT_NE(ls, kRawInvalid);
     std::vector<RawSock> fill;
     for (int i = 0; i < 8; i++)
-        fill.push_back(RawConnectStart(host, port));
+        fill.push_back(RawConnectNonBlocking(port, host));
     rp_addr a;
     ASSERT_EQ(rp_addr_parse(&a, host, port), 0);
     const size_t n = 4000;

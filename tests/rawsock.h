@@ -13,6 +13,7 @@
 using RawSock = SOCKET;
 const RawSock kRawInvalid = INVALID_SOCKET;
 #else
+#include <arpa/inet.h>
 #include <cerrno>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -68,9 +69,9 @@ inline RawSock RawConnect(uint16_t port)
     return s;
 }
 
-// Starts a connect to 127.0.0.1:port without waiting for it (the socket is non-blocking); kRawInvalid
-// on failure.
-inline RawSock RawConnectNonBlocking(uint16_t port)
+// Starts a connect to host:port (an IPv4 address) without waiting for it (the socket is non-blocking);
+// kRawInvalid on failure.
+inline RawSock RawConnectNonBlocking(uint16_t port, const char *host = "127.0.0.1")
 {
     RawSock s = RawSocket(AF_INET);
     if (s == kRawInvalid)
@@ -84,7 +85,7 @@ inline RawSock RawConnectNonBlocking(uint16_t port)
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    inet_pton(AF_INET, host, &sa.sin_addr);
     connect(s, reinterpret_cast<sockaddr *>(&sa), sizeof sa); // in progress, or done: either will do
     return s;
 }

@@ -436,6 +436,11 @@ int rp__op_check(rp_loop *loop, rp_op *op, rp_op_kind kind);
  * as *out, or a connecting socket whose connect op is dispatched with payload. */
 int rp__listen_check(const rp_loop *loop, const rp_listen_options *opts, uint32_t flags);
 int rp__listener_open(rp_loop *loop, rp_fd fd, int family, const rp_listen_options *opts, rp_socket *out);
+/* Every new socket (core/submit.c): a slot of type around fd for worker w, *out (fd closed on failure);
+ * then, its fields set, visible to other threads and registered with the worker's backend as *out (slot
+ * and descriptor released on failure). */
+int rp__sock_open(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, int family, rp_sock **out);
+int rp__sock_attach_new(rp_loop *loop, rp_worker *w, rp_sock *s, rp_socket *out);
 /* A connected stream socket around fd for worker w with RP_SF_* sflags, published as *out (core/unix.c);
  * closes fd on failure. */
 int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, uint32_t sflags, rp_socket *out);

@@ -312,27 +312,18 @@ static rp_fd ring_pop(rp_sock *s)
     return fd;
 }
 
-/* Wraps an accepted descriptor in a socket owned by the accept worker. */
+/* Wraps an accepted descriptor in a socket owned by the accept worker (fd closed on failure). */
 static int adopt(rp_worker *w, rp_sock *ls, rp_fd fd, rp_socket *out)
 {
     rp_loop *loop = w->loop;
     rp_worker *tw = rp__pick_worker(loop, ls->u.listen.accept_worker);
     rp_sock *s;
-    int err = rp__sock_new(loop, tw, fd, RP_SOCK_STREAM, &s);
+    int err = rp__sock_open(loop, tw, fd, RP_SOCK_STREAM, ls->family, &s);
     if (err)
         return err;
-    s->family = ls->family;
     if (ls->flags & RP_SF_NODELAY)
         rp__net_set_nodelay(fd, 1);
-    rp__sock_publish(s);
-    err = loop->backend->sock_attach(tw, s);
-    if (err) {
-        s->fd = RP_FD_INVALID;
-        rp__sock_free(loop, s);
-        return err;
-    }
-    *out = RP_SOCK_HANDLE(s);
-    return 0;
+    return rp__sock_attach_new(loop, tw, s, out);
 }
 
 int rp__accept_fill(rp_worker *w, rp_op *op)
@@ -349,7 +340,6 @@ int rp__accept_fill(rp_worker *w, rp_op *op)
             op->flags = RP_OP_F_MORE;
             return 1;
         }
-        rp__net_close(fd);
     }
     return 0;
 }
@@ -368,7 +358,6 @@ void rp__accept_pump(rp_worker *w, rp_sock *s)
         rp_socket h;
         int err = adopt(w, s, fd, &h);
         if (err) {
-            rp__net_close(fd);
             rp__complete(w, op, err);
             continue;
         }

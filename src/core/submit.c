@@ -259,9 +259,18 @@ int rp_close_ex(rp_loop *loop, rp_op *op, rp_socket socket, uint32_t flags)
     return 0;
 }
 
-/* A socket rp_listen or rp_udp_bind created, every field set: visible to other threads and registered
- * with its worker's backend. On failure the slot and the descriptor are released. */
-static int publish_and_attach(rp_loop *loop, rp_worker *w, rp_sock *s, rp_socket *out)
+int rp__sock_open(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, int family, rp_sock **out)
+{
+    int err = rp__sock_new(loop, w, fd, type, out);
+    if (err) {
+        rp__net_close(fd);
+        return err;
+    }
+    (*out)->family = family;
+    return 0;
+}
+
+int rp__sock_attach_new(rp_loop *loop, rp_worker *w, rp_sock *s, rp_socket *out)
 {
     rp_fd fd = s->fd;
     rp__sock_publish(s);
@@ -293,17 +302,14 @@ int rp__listener_open(rp_loop *loop, rp_fd fd, int family, const rp_listen_optio
 {
     rp_worker *w = rp__pick_worker(loop, opts->worker);
     rp_sock *s;
-    int err = rp__sock_new(loop, w, fd, RP_SOCK_LISTENER, &s);
-    if (err) {
-        rp__net_close(fd);
+    int err = rp__sock_open(loop, w, fd, RP_SOCK_LISTENER, family, &s);
+    if (err)
         return err;
-    }
-    s->family = family;
     s->u.listen.accept_worker = opts->accept_worker;
     s->u.listen.posted_depth = opts->accepts_posted ? (uint32_t)opts->accepts_posted : RP_ACCEPTS_POSTED_DEFAULT;
     if (!(opts->flags & RP_LISTEN_NO_NODELAY) && family != AF_UNIX)
         s->flags |= RP_SF_NODELAY;
-    return publish_and_attach(loop, w, s, out);
+    return rp__sock_attach_new(loop, w, s, out);
 }
 
 #define LISTEN_FLAGS_TCP (RP_LISTEN_NO_REUSEADDR | RP_LISTEN_REUSEPORT | RP_LISTEN_V6ONLY | RP_LISTEN_NO_NODELAY)
@@ -375,13 +381,11 @@ int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp
     }
     rp_worker *w = rp__pick_worker(loop, opts->worker);
     rp_sock *s;
-    err = rp__sock_new(loop, w, fd, RP_SOCK_DGRAM, &s);
+    err = rp__sock_open(loop, w, fd, RP_SOCK_DGRAM, addr->family == RP_AF_INET ? AF_INET : AF_INET6, &s);
     if (err) {
-        rp__net_close(fd);
         rp__guard_leave(&g);
         return err;
     }
-    s->family = addr->family == RP_AF_INET ? AF_INET : AF_INET6;
     if (opts->flags & RP_UDP_PKTINFO)
         s->flags |= RP_SF_PKTINFO;
     rp_addr bound;
@@ -390,7 +394,7 @@ int rp_udp_bind(rp_loop *loop, rp_socket *out, const rp_addr *addr, const rp_udp
     /* RINGPORT_UDP_NO_GSO=1 (test-only) takes the path of devices without UDP GSO: segments split here. */
     const char *no_gso = getenv("RINGPORT_UDP_NO_GSO");
     rp__atomic_store_u32(&s->u.stream.dgram.gso_off, no_gso && no_gso[0] == '1');
-    err = publish_and_attach(loop, w, s, out);
+    err = rp__sock_attach_new(loop, w, s, out);
     rp__guard_leave(&g);
     return err;
 }
@@ -417,23 +421,15 @@ int rp__connect_open(rp_loop *loop, rp_op *op, rp_fd fd, int family, const rp_co
 {
     rp_worker *w = rp__pick_worker(loop, opts->worker);
     rp_sock *s;
-    int err = rp__sock_new(loop, w, fd, RP_SOCK_STREAM, &s);
-    if (!err) {
-        s->family = family;
-        if (!(opts->flags & RP_CONNECT_NO_NODELAY) && family != AF_UNIX)
-            s->flags |= RP_SF_NODELAY;
-        rp__sock_publish(s);
-        err = loop->backend->sock_attach(w, s);
-        if (err) {
-            s->fd = RP_FD_INVALID;
-            rp__sock_free(loop, s);
-        }
-    }
-    if (err) {
-        rp__net_close(fd);
+    rp_socket h;
+    int err = rp__sock_open(loop, w, fd, RP_SOCK_STREAM, family, &s);
+    if (err)
         return err;
-    }
-    rp__op_claim(op, RP_OP_CONNECT, w, RP_SOCK_HANDLE(s));
+    if (!(opts->flags & RP_CONNECT_NO_NODELAY) && family != AF_UNIX)
+        s->flags |= RP_SF_NODELAY;
+    if ((err = rp__sock_attach_new(loop, w, s, &h)) != 0)
+        return err;
+    rp__op_claim(op, RP_OP_CONNECT, w, h);
     RP_PRIV(op)->u.connect = *payload;
     rp__dispatch(w, op);
     return 0;

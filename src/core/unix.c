@@ -84,22 +84,11 @@ int rp_unix_connect(rp_loop *loop, rp_op *op, const char *path, size_t len, cons
 int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, uint32_t sflags, rp_socket *out)
 {
     rp_sock *s;
-    int err = rp__sock_new(loop, w, fd, RP_SOCK_STREAM, &s);
-    if (err) {
-        rp__net_close(fd);
+    int err = rp__sock_open(loop, w, fd, RP_SOCK_STREAM, family, &s);
+    if (err)
         return err;
-    }
-    s->family = family;
     s->flags |= sflags;
-    rp__sock_publish(s);
-    if ((err = loop->backend->sock_attach(w, s)) != 0) {
-        s->fd = RP_FD_INVALID;
-        rp__sock_free(loop, s);
-        rp__net_close(fd);
-        return err;
-    }
-    *out = RP_SOCK_HANDLE(s);
-    return 0;
+    return rp__sock_attach_new(loop, w, s, out);
 }
 
 int rp_socketpair(rp_loop *loop, rp_socket out[2], int worker)

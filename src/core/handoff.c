@@ -78,6 +78,7 @@ int rp_send_socket(rp_loop *loop, rp_op *op, rp_socket channel, rp_socket sock, 
         free(out);
         return RP_ESHUTDOWN;
     }
+    rp__atomic_store_u32(&s->handed, 1);
     rp__op_claim(op, RP_OP_SEND_SOCKET, c->worker, channel);
     rp_op_priv *p = RP_PRIV(op);
     p->u.send.bufs = &out->buf;

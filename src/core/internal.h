@@ -223,6 +223,7 @@ struct rp_sock {
     rp_atomic_u32 gen;     /* part of the handle; bumped when the slot is freed */
     rp_atomic_u32 closing; /* 1 once a close was accepted: new submissions get RP_EBADF */
     rp_atomic_u32 wr_shut; /* 1 once rp_shutdown was accepted */
+    rp_atomic_u32 handed;  /* 1 once rp_send_socket sent it: another process may hold the connection */
     rp_atomic_u32 owner;   /* index + 1 of the owning worker, 0 while free: lets the destroy sweep scan */
     uint32_t index;        /* slot index */
     uint32_t type;         /* enum rp_sock_type */

@@ -64,6 +64,7 @@ int rp__sock_new(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, rp_sock *
     s->worker = w;
     rp__atomic_store_u32(&s->closing, 0);
     rp__atomic_store_u32(&s->wr_shut, 0);
+    rp__atomic_store_u32(&s->handed, 0);
     rp__atomic_fetch_add_u32(&w->live_socks, 1);
     rp__atomic_store_u32(&s->gen, gen);
     *out = s;

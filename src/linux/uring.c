@@ -594,11 +594,15 @@ static void uring_sock_close(rp_worker *w, rp_sock *s)
      * queued on the socket, which a peer that does not read never lets happen, not even after an orderly
      * close (the orphaned socket keeps its data). So the connection is reset now, which discards the
      * queue (requests in flight hold their own reference to the file, and no new one is issued on a
-     * closing socket); the slot is still released only after the notification. */
+     * closing socket); the slot is still released only after the notification. Not a connection handed
+     * over (rp_send_socket): its new owner may serve it still, and SO_LINGER, an option of the socket
+     * rather than of this descriptor, would turn that owner's close into a reset too. That one is only
+     * closed here, and its slot waits until the data has been taken. */
     RP_UNUSED(w);
     if ((s->bflags & URING_BF_ZC_SEND) && s->fd != RP_FD_INVALID) {
         struct linger abort_now = {1, 0};
-        setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now);
+        if (!rp__atomic_load_u32(&s->handed))
+            setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now);
         rp__net_close(s->fd);
         s->fd = RP_FD_INVALID;
     }

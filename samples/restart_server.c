@@ -4,7 +4,7 @@
  * binary or configuration can be put in place under load.
  *
  *   restart_server [--control PATH] [--port 7000] [--host 0.0.0.0]
- *                  [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N]
+ *                  [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N] [--handover-timeout MS]
  *
  * Start-up. With --control, the server first connects to PATH. If a predecessor listens there, it asks it
  * for everything and serves what it receives (--host and --port are then ignored: the listener is the
@@ -23,6 +23,9 @@
  *                                            and not yet echoed (the successor echoes them first)
  *   predecessor -> successor  "RSL1" count   the listener, sent last, with the number of connections sent
  *   successor -> predecessor  "RSA1" count   the acknowledgement, with a throwaway socket
+ *   predecessor -> successor  "RSG1"         the go-ahead (after the acknowledgement), or
+ *                             "RSX1"         the handover given up (no acknowledgement in time),
+ *                                            each with a throwaway socket
  * On a valid request the predecessor stops accepting (cancels its accept and waits for the final
  * completion), and for each connection cancels what it has pending and waits for that completion: a
  * receive (whose bytes, if it won the race, go into the message) or an echo send (the part that had not
@@ -30,11 +33,16 @@
  * handover up), then sends it. The kernel keeps every
  * connection as it is: bytes the client sends meanwhile wait in the socket for the successor. The
  * predecessor keeps its copies, idle, until the acknowledgement: if anything fails before (the successor
- * dies, a send fails, the channel ends), it resumes serving every connection and the listener as if
- * nothing had happened, and the next successor can try again. The successor touches nothing it received
- * until its acknowledgement is in the channel; if the handover fails on its side, it closes its copies
- * (the predecessor still has the connections) and exits 1. Once the acknowledgement has arrived the
- * predecessor closes its copies (the connections live on in the successor) and exits 0.
+ * dies, a send fails, the channel ends), or the acknowledgement has not come within --handover-timeout
+ * (the successor hangs: then it is told so with RSX1 first), it resumes serving every connection and the
+ * listener as if nothing had happened, and the next successor can try again. The predecessor's word is
+ * final: the successor touches nothing it received until the go-ahead has arrived; given up, or failing
+ * on its side, it closes its copies (the predecessor still has the connections) and exits 1. If the
+ * channel ends after its acknowledgement with neither message, the predecessor has died, and the
+ * successor serves. Once the go-ahead is in the channel the predecessor closes its copies (the
+ * connections live on in the successor) and exits 0; if it cannot be sent (the successor has gone) the
+ * predecessor serves on. (One race is left: a successor whose own 30 s limit ends just as the go-ahead
+ * arrives gives up while the predecessor exits. The predecessor's limit is shorter, so it decides first.)
  *
  * Trust: the control socket file is created with the process's umask, and a connection on it is heard
  * only if it comes from the same user (peer credentials) and starts with a valid request within 5 s.
@@ -49,7 +57,10 @@
  *
  * For tests: with RESTART_SERVER_CRASH_AFTER=N in its environment, a successor exits at once with status
  * 3, as if it had crashed, after receiving N connections: the predecessor must then serve on with
- * everything (tests/restart_test.sh). */
+ * everything (tests/restart_test.sh). With RESTART_SERVER_STALL_ACK=1 a successor never acknowledges, as
+ * if it hung: the predecessor gives up after --handover-timeout, serves on, and the successor exits 1. With
+ * RESTART_SERVER_EXIT_ON_ACK=1 a predecessor exits with status 3 when the acknowledgement arrives, before
+ * its go-ahead: the successor must then serve everything. */
 
 #include "common.h"
 
@@ -62,6 +73,7 @@
 #define HELLO_MAX 256              /* bytes of a request we read */
 #define HELLO_TIMEOUT_MS 5000      /* a control connection must send its request within this */
 #define TAKEOVER_TIMEOUT_MS 30000  /* the successor gives up if the predecessor has not sent all by then */
+#define HANDOVER_TIMEOUT_MS 10000  /* --handover-timeout: the predecessor's wait for the acknowledgement */
 #define MAX_WORKERS 256
 #define CHAN_RING 64               /* see chans[] */
 
@@ -69,6 +81,8 @@ static const char TAG_HELLO[TAG_LEN] = {'R', 'S', 'H', '1'};
 static const char TAG_CONN[TAG_LEN] = {'R', 'S', 'C', '1'};
 static const char TAG_LISTENER[TAG_LEN] = {'R', 'S', 'L', '1'};
 static const char TAG_ACK[TAG_LEN] = {'R', 'S', 'A', '1'};
+static const char TAG_GO[TAG_LEN] = {'R', 'S', 'G', '1'};
+static const char TAG_GIVE_UP[TAG_LEN] = {'R', 'S', 'X', '1'};
 
 /* ---- state ---- */
 enum phase { PH_SERVING = 0, PH_HANDING = 1, PH_DONE = 2, PH_STOPPING = 3 };
@@ -142,6 +156,11 @@ static int chan_recv_busy;
 static unsigned char chan_buf[HELLO_MAX];
 static int64_t successor_pid = -1;
 static uint64_t handover_t0;
+static long handover_timeout_ms = HANDOVER_TIMEOUT_MS;
+static rp_op ack_timer_op, verdict_op;
+static rp_socket verdict_pair[2] = {RP_SOCKET_INVALID, RP_SOCKET_INVALID};
+static int verdict_sending; /* RSG1 or RSX1 on its way: the acknowledgement's receive no longer counts */
+static long exit_on_ack;     /* RESTART_SERVER_EXIT_ON_ACK */
 
 static worker_stats *my_stats(void)
 {
@@ -548,13 +567,75 @@ static void try_send_listener(void *arg, int64_t value)
     }
 }
 
+static void pair_close(rp_socket p[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (p[i] != RP_SOCKET_INVALID)
+            rp_close(loop, NULL, p[i]);
+    p[0] = p[1] = RP_SOCKET_INVALID;
+}
+
+/* The go-ahead (or the notice that the handover is given up) has gone, or could not go. */
+static void on_verdict(rp_op *op)
+{
+    int go = op->user != NULL;
+    pair_close(verdict_pair);
+    verdict_sending = 0;
+    if (sample_load(&phase) != PH_HANDING)
+        return;
+    if (!go) {
+        handover_abort("no acknowledgement within the handover timeout", 0);
+        return;
+    }
+    if (op->result < 0) {
+        handover_abort("the go-ahead could not be sent", op->result);
+        return;
+    }
+    sample_store(&phase, PH_DONE);
+    printf("restart_server: handed the listener and %ld connections (%ld bytes received and not yet echoed) "
+           "over to pid %lld in %llu ms; exiting\n",
+           (long)sample_load(&handed), (long)sample_load(&handed_bytes), (long long)successor_pid,
+           (unsigned long long)(sample_now_ms() - handover_t0));
+    fflush(stdout);
+    sample_store(&finished, 1); /* the main thread closes our copies (rp_loop_destroy) and exits 0 */
+}
+
+/* Tells the successor the predecessor's decision: go (serve) or not (close your copies). */
+static void send_verdict(int go)
+{
+    const char *tag = go ? TAG_GO : TAG_GIVE_UP;
+    verdict_sending = 1;
+    rp_cancel(loop, &ack_timer_op);
+    rp_op_init(&verdict_op, on_verdict, go ? (void *)&verdict_op : NULL);
+    int err = rp_socketpair(loop, verdict_pair, 0);
+    if (!err) {
+        err = rp_send_socket(loop, &verdict_op, current_chan(load_gen()), verdict_pair[1], tag, TAG_LEN, 0);
+        if (err)
+            pair_close(verdict_pair);
+    }
+    if (err) {
+        verdict_sending = 0;
+        handover_abort(go ? "the go-ahead could not be sent" : "no acknowledgement within the handover timeout", err);
+    }
+}
+
+static void on_ack_timer(rp_op *op)
+{
+    if (op->result != 0 || sample_load(&phase) != PH_HANDING || verdict_sending)
+        return; /* cancelled: acknowledged, or the handover ended otherwise */
+    if (lst_state == L_SENT)
+        send_verdict(0); /* everything went: the successor waits for our word, which is no */
+    else
+        handover_abort("the successor did not take everything within the handover timeout", 0);
+}
+
 static void on_chan_recv(rp_op *op)
 {
     chan_recv_busy = 0;
     if (op->result >= 0 && op->socket != RP_SOCKET_INVALID)
         rp_close(loop, NULL, op->socket); /* the acknowledgement's throwaway socket */
-    if (sample_load(&phase) != PH_HANDING)
-        return; /* cancelled by an abandoned handover, or the loop's end */
+    if (sample_load(&phase) != PH_HANDING || verdict_sending)
+        return; /* cancelled by an abandoned handover, the loop's end, or too late: given up */
     if (op->result < 0) {
         handover_abort(op->result == RP_ENOTCONN ? "the successor went away before confirming"
                                                  : "the channel failed",
@@ -566,13 +647,9 @@ static void on_chan_recv(rp_op *op)
         handover_abort("the successor sent something other than an acknowledgement after the listener", 0);
         return;
     }
-    sample_store(&phase, PH_DONE);
-    printf("restart_server: handed the listener and %ld connections (%ld bytes received and not yet echoed) "
-           "over to pid %lld in %llu ms; exiting\n",
-           (long)sample_load(&handed), (long)sample_load(&handed_bytes), (long long)successor_pid,
-           (unsigned long long)(sample_now_ms() - handover_t0));
-    fflush(stdout);
-    sample_store(&finished, 1); /* the main thread closes our copies (rp_loop_destroy) and exits 0 */
+    if (exit_on_ack)
+        _Exit(3); /* a test's predecessor that dies between the acknowledgement and the go-ahead */
+    send_verdict(1);
 }
 
 /* A control connection made a valid request and nothing else is under way: hand everything over. */
@@ -596,6 +673,11 @@ static void handover_begin(rp_socket ch)
         return;
     }
     chan_recv_busy = 1;
+    rp_op_init(&ack_timer_op, on_ack_timer, NULL);
+    if ((err = rp_timeout(loop, &ack_timer_op, ch, (uint64_t)handover_timeout_ms, 0)) != 0) {
+        handover_abort("rp_timeout", err);
+        return;
+    }
     lst_state = L_STOPPING;
     rp_cancel(loop, &accept_op); /* new connections wait in the backlog for the successor */
     post_sync_passes();
@@ -742,15 +824,8 @@ static unsigned char *tk_buf;
 static char tk_text[128];
 static int64_t predecessor_pid = -1;
 static long crash_after; /* RESTART_SERVER_CRASH_AFTER */
+static long stall_ack;   /* RESTART_SERVER_STALL_ACK */
 static uint64_t tk_t0, tk_ms;
-
-static void pair_close(rp_socket p[2])
-{
-    for (int i = 0; i < 2; i++)
-        if (p[i] != RP_SOCKET_INVALID)
-            rp_close(loop, NULL, p[i]);
-    p[0] = p[1] = RP_SOCKET_INVALID;
-}
 
 /* Gives the take-over up: our copies are closed (the predecessor still has everything). */
 static void takeover_fail(const char *what, int64_t err)
@@ -779,17 +854,9 @@ static void on_tk_timer(rp_op *op)
         takeover_fail("the predecessor did not hand everything over in time", RP_ETIMEDOUT);
 }
 
-static void on_tk_ack(rp_op *op)
+/* The predecessor has said go (or died after our acknowledgement): everything received is ours. */
+static void tk_serve(void)
 {
-    pair_close(tk_ack_pair);
-    if (sample_load(&tk_state) != TK_RUNNING)
-        return;
-    /* Whatever the result, the predecessor cannot take anything back now: it only ever abandons a
-     * handover after the channel failed, and a failed acknowledgement means it has gone (its copies are
-     * closed or about to be). So we serve. */
-    if (op->result < 0)
-        fprintf(stderr, "restart_server: the acknowledgement did not reach the predecessor (%s): serving anyway\n",
-                why(op->result));
     rp_close(loop, NULL, tk_chan); /* also cancels the timer */
     tk_ms = sample_now_ms() - tk_t0;
     listener = tk_listener;
@@ -800,6 +867,37 @@ static void on_tk_ack(rp_op *op)
     }
     listener_arm();
     sample_store(&tk_state, TK_DONE);
+}
+
+static void on_tk_ack(rp_op *op)
+{
+    pair_close(tk_ack_pair);
+    /* A failure means the channel has ended: the predecessor's verdict, or its end, is read next. */
+    if (op->result < 0 && sample_load(&tk_state) == TK_RUNNING)
+        fprintf(stderr, "restart_server: the acknowledgement did not reach the predecessor (%s)\n", why(op->result));
+}
+
+/* What the predecessor decided after everything had arrived (tk_acked). */
+static void on_tk_verdict(rp_op *op)
+{
+    if (op->result >= 0 && op->socket != RP_SOCKET_INVALID)
+        rp_close(loop, NULL, op->socket); /* the verdict's throwaway socket */
+    if (sample_load(&tk_state) != TK_RUNNING)
+        return;
+    if (op->result == RP_ENOTCONN || op->result == RP_ECONNRESET) {
+        /* No word, and the channel is gone: the predecessor died (a predecessor that gives up says so
+         * before it closes the channel), and with it its copies. Nobody else serves them. */
+        fprintf(stderr, "restart_server: the predecessor ended after our acknowledgement without a word: serving\n");
+        tk_serve();
+    } else if (op->result < 0) {
+        takeover_fail("waiting for the predecessor's go-ahead failed", op->result);
+    } else if (op->result == TAG_LEN && memcmp(tk_buf, TAG_GO, TAG_LEN) == 0) {
+        tk_serve();
+    } else if (op->result == TAG_LEN && memcmp(tk_buf, TAG_GIVE_UP, TAG_LEN) == 0) {
+        takeover_fail("the predecessor gave the handover up (no acknowledgement in time) and serves on", 0);
+    } else {
+        takeover_fail("the predecessor sent a message this version does not know", 0);
+    }
 }
 
 static void tk_receive(void);
@@ -868,8 +966,16 @@ static void on_tk_recv(rp_op *op)
         takeover_fail(tk_text, 0);
         return;
     }
-    /* Everything is here: acknowledge, and start serving once the acknowledgement is in the channel. */
-    int err = rp_socketpair(loop, tk_ack_pair, 0);
+    /* Everything is here: acknowledge, and start serving on the go-ahead. */
+    rp_op_init(&tk_recv_op, on_tk_verdict, NULL);
+    int err = rp_recv_socket(loop, &tk_recv_op, tk_chan, tk_buf, RP_XFER_DATA_MAX, -1);
+    if (err) {
+        takeover_fail("rp_recv_socket", err);
+        return;
+    }
+    if (stall_ack)
+        return; /* a test's successor that hangs before it confirms */
+    err = rp_socketpair(loop, tk_ack_pair, 0);
     if (!err) {
         int len = snprintf(tk_text, sizeof tk_text, "%.4s%ld", TAG_ACK, staged_n);
         rp_op_init(&tk_ack_op, on_tk_ack, NULL);
@@ -970,19 +1076,24 @@ static void usage(void)
             "usage: restart_server [--control PATH] [--port P (7000)] [--host ADDR (0.0.0.0)]\n"
             "                      [--backend auto|io_uring|epoll|kqueue|iocp] [--workers N (one per CPU; 0 = "
             "caller-driven)]\n"
+            "                      [--handover-timeout MS (10000)]\n"
             "An echo server that hands its listener and every connection over to a successor and exits.\n"
             "  --control PATH  Unix socket path of the handover. If a restart_server listens there, take its\n"
             "                  listener and connections over (--host and --port are then ignored) and it exits;\n"
             "                  else listen on host:port. Either way, then listen on PATH for the next one.\n"
             "                  Without --control: a plain echo server.\n"
+            "  --handover-timeout MS  How long this server, handing over, waits for the successor to take\n"
+            "                  everything and confirm; then it gives the handover up and serves on.\n"
             "SIGINT/SIGTERM: clean shutdown, exit 0. Exit 1: start or take-over failed; 2: bad options.\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *port_s = NULL, *host = NULL, *backend_s = "auto", *workers_s = NULL, *control_s = NULL;
+    const char *port_s = NULL, *host = NULL, *backend_s = "auto", *workers_s = NULL, *control_s = NULL,
+               *timeout_s = NULL;
     const sample_option options[] = {{"--port", &port_s},       {"--host", &host},         {"--backend", &backend_s},
-                                     {"--workers", &workers_s}, {"--control", &control_s}};
+                                     {"--workers", &workers_s}, {"--control", &control_s},
+                                     {"--handover-timeout", &timeout_s}};
     int rc = sample_parse_args(argc, argv, options, sizeof options / sizeof options[0]);
     if (rc != 0) {
         usage();
@@ -991,6 +1102,7 @@ int main(int argc, char **argv)
     rp_loop_options lopts;
     long port = 7000;
     if ((port_s && sample_parse_long("--port", port_s, 0, 65535, &port) != 0) ||
+        (timeout_s && sample_parse_long("--handover-timeout", timeout_s, 100, 600000, &handover_timeout_ms) != 0) ||
         sample_loop_options(backend_s, workers_s, &lopts) != 0) {
         usage();
         return 2;
@@ -1031,6 +1143,12 @@ int main(int argc, char **argv)
     const char *crash = getenv("RESTART_SERVER_CRASH_AFTER");
     if (crash && sample_parse_long("RESTART_SERVER_CRASH_AFTER", crash, 0, 1L << 30, &crash_after) != 0)
         crash_after = 0;
+    const char *stall = getenv("RESTART_SERVER_STALL_ACK");
+    if (stall && sample_parse_long("RESTART_SERVER_STALL_ACK", stall, 0, 1, &stall_ack) != 0)
+        stall_ack = 0;
+    const char *exit_ack = getenv("RESTART_SERVER_EXIT_ON_ACK");
+    if (exit_ack && sample_parse_long("RESTART_SERVER_EXIT_ON_ACK", exit_ack, 0, 1, &exit_on_ack) != 0)
+        exit_on_ack = 0;
 
     int took_over = 0, served = 0;
     if (control_path) {

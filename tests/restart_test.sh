@@ -7,7 +7,10 @@
 #      sends to them stay blocked through every handover: the handover must not wait for them),
 #   3. meanwhile: garbage and a silent connection on the control socket (ignored, serving goes on); a
 #      successor that crashes in the middle of its take-over (the running server abandons the handover
-#      and serves on with everything); then HANDOVERS successors in a row, each taking the listener and
+#      and serves on with everything); a successor that never confirms (the running server gives up after
+#      its --handover-timeout, tells it so and serves on; the successor exits 1); then HANDOVERS
+#      successors in a row (the last but one dies between the acknowledgement and its go-ahead: its
+#      successor must serve everything), each taking the listener and
 #      every connection over from the previous one, which must exit 0; clients that vanish mid-echo
 #      (reset while their echo is being sent) just before each handover,
 #   4. the client must end with every connection intact and every byte verified; the last server must
@@ -89,7 +92,9 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 started=$(date +%s%N)
 
 # ---- 1. the first server ----
-"$server" --backend "$(backend_of 0)" --host 127.0.0.1 --port 0 --control "$ctl" >"$tmp/server0.log" 2>&1 &
+timeout_ms=2500 # every server's --handover-timeout (a handover of a few hundred connections takes ms)
+"$server" --backend "$(backend_of 0)" --host 127.0.0.1 --port 0 --control "$ctl" --handover-timeout "$timeout_ms" \
+  >"$tmp/server0.log" 2>&1 &
 srv=$!
 pids+=("$srv")
 if ! wait_line "$tmp/server0.log" 'listening on' 10 "$srv"; then
@@ -137,13 +142,13 @@ vanish() {
 }
 
 client_alive() { kill -0 "$cli" 2>/dev/null || fail "the client ended early (status: see its log)"; }
-gap=$(( seconds * 1000 / (handovers + 2) )) # ms between the events below, all inside the client's run
+# ms between the events below, all inside the client's run (the stalled successor takes timeout_ms)
+gap=$(( (seconds * 1000 - timeout_ms) / (handovers + 2) ))
+[ "$gap" -ge 200 ] || gap=200
 sleep "$(( gap / 1000 )).$(printf %03d $(( gap % 1000 )))"
 
 client_alive
-# A successor that dies after half of the connections have reached it. Same backend as server 0: an
-# io_uring successor clears O_NONBLOCK on the connections it adopts (the open file is shared), which
-# stalls an epoll or kqueue predecessor that resumes them (a library limitation, not tested here).
+# A successor that dies after half of the connections have reached it.
 RESTART_SERVER_CRASH_AFTER=$(( conns / 2 )) "$server" --backend "$(backend_of 0)" --control "$ctl" \
   >"$tmp/crash.log" 2>&1 &
 crash=$!
@@ -154,19 +159,44 @@ wait_line "$tmp/server0.log" 'abandoned' 10 "$srv" || fail "server 0 did not aba
 kill -0 "$srv" 2>/dev/null || fail "server 0 died after the crashed handover"
 say "a successor crashed mid-handover: server 0 serves on ($(grep -m1 abandoned "$tmp/server0.log" | sed 's/^restart_server: //'))"
 
+# A successor that receives everything and never confirms, as if it hung: server 0 gives up after its
+# timeout, says so, and serves on; the successor closes its copies and exits 1.
+client_alive
+RESTART_SERVER_STALL_ACK=1 "$server" --backend "$(backend_of 1)" --control "$ctl" >"$tmp/stall.log" 2>&1 &
+stall=$!
+pids+=("$stall")
+rc=0; wait_exit "$stall" $(( timeout_ms / 1000 + 20 )) || rc=$?
+[ "$rc" -eq 1 ] || fail "the successor that never confirmed exited with $rc, not 1"
+grep -q 'gave the handover up' "$tmp/stall.log" || fail "the stalled successor was not told: $(cat "$tmp/stall.log")"
+wait_line "$tmp/server0.log" 'abandoned.*handover timeout' 10 "$srv" ||
+  fail "server 0 did not give up on a successor that never confirmed"
+kill -0 "$srv" 2>/dev/null || fail "server 0 died after giving up on a stalled successor"
+say "a successor never confirmed: server 0 gave up after ${timeout_ms} ms and serves on"
+
 total_handed=0
 for (( i = 1; i <= handovers; i++ )); do
   sleep "$(( gap / 1000 )).$(printf %03d $(( gap % 1000 )))"
   client_alive
   vanish
   sleep 0.03 # their echoes under way when the handover starts
-  "$server" --backend "$(backend_of "$i")" --control "$ctl" >"$tmp/server$i.log" 2>&1 &
+  dies=0 # this server dies when its own successor acknowledges
+  if [ "$handovers" -ge 2 ] && [ "$i" -eq $(( handovers - 1 )) ]; then dies=1; fi
+  RESTART_SERVER_EXIT_ON_ACK=$dies "$server" --backend "$(backend_of "$i")" --control "$ctl" \
+    --handover-timeout "$timeout_ms" >"$tmp/server$i.log" 2>&1 &
   next=$!
   pids+=("$next")
   wait_line "$tmp/server$i.log" 'took over' 30 "$next" || fail "server $i did not take over"
   rc=0; wait_exit "$srv" 30 || rc=$?
-  [ "$rc" -eq 0 ] || fail "server $(( i - 1 )) exited with $rc after handing over"
-  line=$(grep -m1 'handed the listener' "$tmp/server$(( i - 1 )).log") || fail "server $(( i - 1 )) printed no summary"
+  if [ "${died_next:-0}" -eq 1 ]; then
+    [ "$rc" -eq 3 ] || fail "server $(( i - 1 )) exited with $rc, not 3 (its death on the acknowledgement)"
+    grep -q 'without a word: serving' "$tmp/server$i.log" ||
+      fail "server $i did not notice that its predecessor died after the acknowledgement"
+    line=$(grep -m1 'took over the listener' "$tmp/server$i.log")
+  else
+    [ "$rc" -eq 0 ] || fail "server $(( i - 1 )) exited with $rc after handing over"
+    line=$(grep -m1 'handed the listener' "$tmp/server$(( i - 1 )).log") || fail "server $(( i - 1 )) printed no summary"
+  fi
+  died_next=$dies
   n=$(echo "$line" | grep -oE 'listener and [0-9]+' | grep -oE '[0-9]+$')
   [ "$n" -ge $(( conns + stalled )) ] || fail "server $(( i - 1 )) handed over only $n connections: $line"
   total_handed=$(( total_handed + n ))
@@ -209,5 +239,5 @@ rc=0; wait_exit "$fk" 20 || rc=$?
 grep -q 'not a handover message' "$tmp/fake.log" || fail "no clear error about the garbage: $(cat "$tmp/fake.log")"
 
 ms=$(( ($(date +%s%N) - started) / 1000000 ))
-say "PASS: ${result#restart_client: }; $handovers handovers ($total_handed connections handed in all) + 1 abandoned" \
-  "after a successor's crash; garbage on the control socket ignored and refused; $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"
+say "PASS: ${result#restart_client: }; $handovers handovers ($total_handed connections handed in all) + 2 abandoned" \
+  "(a successor's crash, a successor that never confirmed); garbage on the control socket ignored and refused; $(( ms / 1000 )).$(( ms % 1000 / 100 )) s"

@@ -91,7 +91,8 @@ extern "C" {
     X(EIO, -29, "input/output error")                         /* any other system error */                       \
     X(EAGAIN, -30, "operation would block")                   /* rp_udp_try_send: nothing could go now */     \
     X(ENOTFOUND, -31, "no such name")                         /* rp_resolve: unknown host or service */      \
-    X(ETRYAGAIN, -32, "temporary name resolution failure")    /* rp_resolve: no answer from a name server */
+    X(ETRYAGAIN, -32, "temporary name resolution failure")    /* rp_resolve: no answer from a name server */ \
+    X(ENODATA, -33, "file ended before the range to send")    /* rp_sendfile: the file is shorter */
 
 enum {
     RP_OK = 0,
@@ -270,7 +271,8 @@ typedef void (*rp_callback)(rp_op *op);
     X(RESOLVE, 13)        \
     X(SEND_SOCKET, 14)    \
     X(RECV_SOCKET, 15)    \
-    X(MOVE, 16)
+    X(MOVE, 16)           \
+    X(SENDFILE, 17)
 
 typedef enum rp_op_kind {
     RP_OP_NONE = 0, /* a record that was never submitted */
@@ -447,8 +449,32 @@ RP_API int rp_send(rp_loop *loop, rp_op *op, rp_socket socket, const void *buf, 
  * valid and unchanged until completion; it is not copied. */
 RP_API int rp_sendv(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf *bufs, size_t count);
 
-/* Bytes of a send op that reached the kernel; after an error completion this is the count already sent.
- * Returns 0 for NULL or for a non-send op. */
+/* An open file to send from: a descriptor on POSIX, a HANDLE on Windows, cast to intptr_t. */
+typedef intptr_t rp_file;
+
+/* Sends length bytes of file from offset, after head (if not NULL) and before tail (if not NULL), as one
+ * send in the socket's send queue: it goes out after the sends submitted before it and before those
+ * submitted after it, never interleaved. The kernel reads the file and sends it without copying it
+ * through user space where it can: Linux sendfile (io_uring: after a writability poll), macOS/FreeBSD
+ * sendfile, Windows TransmitFile. Completes with head->len + length + tail->len once every byte has been
+ * handed to the kernel, or with an error, rp_op_sent telling how much went out before it: RP_ENODATA
+ * (the file ended before offset + length; the bytes up to its end went), RP_EIO (reading the file
+ * failed), RP_ECANCELED, or a send error. The file's position is neither used nor moved. file, head,
+ * tail and the memory they point to belong to the caller and must stay valid and unchanged until the
+ * completion (head and tail are not copied); the file may be closed after that. The file must be open
+ * for reading (Windows: a file handle opened with FILE_SHARE_READ; ringport sends through a handle of its
+ * own onto the same file, opened for overlapped reads with ReOpenFile, so the caller's may be synchronous).
+ * flags must be 0. Any thread. Returns 0, RP_EINVAL (NULL loop/op, flags, a head or tail with NULL base
+ * and len > 0, not a connected stream socket, head or tail longer than UINT32_MAX, length + head and tail
+ * lengths above INT64_MAX or length above SIZE_MAX, offset + length above INT64_MAX, file not a regular
+ * file open for reading), RP_EBADF (socket, or file not open), RP_EACCES (Windows: the file cannot be
+ * reopened for reading: opened without FILE_SHARE_READ), RP_EBUSY, RP_ESHUTDOWN (socket closing, or
+ * after rp_shutdown), RP_ENOMEM, or a system error. */
+RP_API int rp_sendfile(rp_loop *loop, rp_op *op, rp_socket socket, rp_file file, uint64_t offset, uint64_t length,
+                       const rp_buf *head, const rp_buf *tail, uint32_t flags);
+
+/* Bytes of a send op (rp_send, rp_sendv, rp_sendfile) that reached the kernel; after an error completion
+ * this is the count already sent. Returns 0 for NULL or for an op of another kind. */
 RP_API int64_t rp_op_sent(const rp_op *op);
 
 /* Half-close: after every send submitted before it has been transmitted, shuts the write side down (the

@@ -57,6 +57,7 @@ const char *KindName(int kind)
     case RP_OP_RECV_SOCKET: return "recv socket";
     case RP_OP_MOVE: return "move";
     case RP_OP_RESOLVE: return "resolve";
+    case RP_OP_SENDFILE: return "sendfile";
     default: return "none";
     }
 }
@@ -216,7 +217,8 @@ void Op::Trampoline(rp_op *o)
         if (r > len)
             fx->Anomaly(tag + "received " + std::to_string(r) + " bytes into " + std::to_string(len));
         break;
-    case RP_OP_SEND: {
+    case RP_OP_SEND:
+    case RP_OP_SENDFILE: {
         int64_t sent = rp_op_sent(o);
         if (r >= 0 && r != len)
             fx->Anomaly(tag + "send completed with " + std::to_string(r) + " of " + std::to_string(len));
@@ -503,6 +505,15 @@ int LoopTest::UnixConnect(Op *op, const char *path, size_t len, const rp_connect
 {
     return Submit(op, RP_OP_CONNECT, false, RP_SOCKET_INVALID, -1,
                   [&] { return rp_unix_connect(loop, op ? op->get() : nullptr, path, len, opts); });
+}
+
+int LoopTest::SendFile(Op *op, rp_socket s, rp_file file, uint64_t offset, uint64_t length, const rp_buf *head,
+                       const rp_buf *tail)
+{
+    int64_t total = (int64_t)length + (int64_t)(head ? head->len : 0) + (int64_t)(tail ? tail->len : 0);
+    return Submit(op, RP_OP_SENDFILE, false, s, total, [&] {
+        return rp_sendfile(loop, op ? op->get() : nullptr, s, file, offset, length, head, tail, 0);
+    });
 }
 
 int LoopTest::SendSocket(Op *op, rp_socket channel, rp_socket sock, const void *data, size_t len, uint32_t flags)

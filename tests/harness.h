@@ -179,6 +179,9 @@ public:
     int Accept(Op *op, rp_socket listener, uint32_t flags = 0);
     int Connect(Op *op, const rp_addr &addr, const rp_connect_options *opts = nullptr);
     int UnixConnect(Op *op, const char *path, size_t len, const rp_connect_options *opts = nullptr);
+    // rp_sendfile; the completion is checked against head + length + tail.
+    int SendFile(Op *op, rp_socket s, rp_file file, uint64_t offset, uint64_t length, const rp_buf *head = nullptr,
+                 const rp_buf *tail = nullptr);
     int SendSocket(Op *op, rp_socket channel, rp_socket sock, const void *data, size_t len, uint32_t flags = 0);
     int RecvSocket(Op *op, rp_socket channel, void *buf, size_t cap, int worker = -1);
     int Shutdown(Op *op, rp_socket s);

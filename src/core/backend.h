@@ -146,6 +146,9 @@ typedef enum rp_io_next { RP_IO_FINISHED, RP_IO_RESTART } rp_io_next;
  * stopped part-way, which completes with RP_ECANCELED and rp_op_sent telling how much went out) or
  * answers RP_IO_RESTART: the backend issues a request for the rest (rp__send_iov / the op's payload). */
 rp_io_next rp__send_progress(rp_worker *w, rp_sock *s, size_t n, int err);
+/* The length of segment i of a send op: buffer i of a send, or of a sendfile its head (0), file range (1)
+ * or tail (2). The segment in progress is u.send.idx, u.send.off bytes into it. */
+size_t rp__send_seg_len(const rp_op *op, uint32_t i);
 
 /* Connecting ended: 0 or an RP_E* code. */
 void rp__connect_finish(rp_worker *w, rp_sock *s, int err);

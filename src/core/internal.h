@@ -102,16 +102,26 @@ typedef struct rp_op_priv {
             void *buf;
             size_t len;
         } recv;
-        struct {
-            const rp_buf *bufs;
-            size_t count;
-            size_t idx;  /* first buffer not fully sent */
-            size_t off;  /* bytes of bufs[idx] already sent */
+        struct {         /* SEND, SEND_SOCKET, SENDFILE: a sequence of segments sent in order */
+            uint32_t count;
+            uint32_t idx;  /* first segment not fully sent */
+            size_t off;    /* bytes of segment idx already sent */
             int64_t sent;
-            int64_t total; /* bytes of all its buffers */
-            int64_t backend_res; /* the backend's: io_uring keeps a zero-copy request's result here until
-                                    the kernel's notification that the buffer is free again */
-            rp_buf one;  /* storage for rp_send's single buffer */
+            int64_t total; /* bytes of all its segments */
+            union {
+                struct {   /* SEND, SEND_SOCKET: the segments are bufs[0 .. count) */
+                    const rp_buf *bufs;
+                    int64_t backend_res; /* the backend's: io_uring keeps a zero-copy request's result
+                                            here until the kernel's notification that the buffer is free */
+                    rp_buf one; /* storage for rp_send's single buffer */
+                };
+                struct {   /* SENDFILE: the segments are head, the file's range, tail (rp__send_seg_len) */
+                    const char *head, *tail;
+                    uint32_t head_len, tail_len;
+                    rp_file file;      /* the caller's (Windows: ringport's own handle, closed at the end) */
+                    uint64_t file_off; /* where the range starts */
+                } file;
+            };
         } send;
         struct {                /* 64 bytes: all that the timer wheel touches in a record lies here */
             uint64_t deadline;
@@ -442,6 +452,14 @@ int rp__listener_open(rp_loop *loop, rp_fd fd, int family, const rp_listen_optio
  * and descriptor released on failure). */
 int rp__sock_open(rp_loop *loop, rp_worker *w, rp_fd fd, uint32_t type, int family, rp_sock **out);
 int rp__sock_attach_new(rp_loop *loop, rp_worker *w, rp_sock *s, rp_socket *out);
+/* rp_sendfile's file (posix/sendfile_posix.c, win/sendfile_win.c): checks that file can be sent from and
+ * gives the handle the op uses (POSIX: file itself; Windows: a handle of ringport's own onto the same file,
+ * for overlapped reads), released by rp__file_close_for_send at the op's final delivery. Returns 0,
+ * RP_EBADF (not open), RP_EINVAL (not a regular file open for reading) or a system error. */
+int rp__file_open_for_send(rp_file file, rp_file *out);
+void rp__file_close_for_send(rp_file file);
+/* The final delivery of a SENDFILE op (core/op.c's before_final). */
+void rp__sendfile_final(rp_worker *w, rp_op *op);
 /* A connected stream socket around fd for worker w with RP_SF_* sflags, published as *out (core/unix.c);
  * closes fd on failure. */
 int rp__stream_open(rp_loop *loop, rp_worker *w, rp_fd fd, int family, uint32_t sflags, rp_socket *out);

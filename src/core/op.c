@@ -71,7 +71,7 @@ int rp_op_pending(const rp_op *op)
 
 int64_t rp_op_sent(const rp_op *op)
 {
-    if (!op || op->kind != RP_OP_SEND)
+    if (!op || (op->kind != RP_OP_SEND && op->kind != RP_OP_SENDFILE))
         return 0;
     return ((const rp_op_priv *)(const void *)op->internal_)->u.send.sent;
 }
@@ -350,7 +350,8 @@ static int next_repeated_result(rp_worker *w, rp_op *op)
     case RP_OP_SEND_SOCKET:
     case RP_OP_RECV_SOCKET:
     case RP_OP_RESOLVE:
-    case RP_OP_MOVE: break; /* never repeating (op table) */
+    case RP_OP_MOVE:
+    case RP_OP_SENDFILE: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -383,7 +384,8 @@ uint32_t rp__results_waiting(rp_worker *w, rp_op *op)
     case RP_OP_SEND_SOCKET:
     case RP_OP_RECV_SOCKET:
     case RP_OP_RESOLVE:
-    case RP_OP_MOVE: break; /* never repeating (op table) */
+    case RP_OP_MOVE:
+    case RP_OP_SENDFILE: break; /* never repeating (op table) */
     }
     return 0;
 }
@@ -396,6 +398,7 @@ static void before_final(rp_worker *w, rp_op *op)
     case RP_OP_UDP_RECV_POOL: rp__recv_pool_final(w, op); return;
     case RP_OP_SEND_SOCKET: rp__xfer_send_final(w, op); return;
     case RP_OP_RECV_SOCKET: rp__xfer_recv_final(w, op); return;
+    case RP_OP_SENDFILE: rp__sendfile_final(w, op); return;
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:

@@ -45,7 +45,8 @@
     X(RESOLVE,   RESOLVE, NONE,     0,              1,     0,     0,      1,       resolve)   \
     X(SEND_SOCKET, SENDQ,   STREAM, RP_DIR_SEND,    1,     0,     0,      0,       send)      \
     X(RECV_SOCKET, RECVQ,   STREAM, RP_DIR_RECV,    1,     0,     1,      0,       xfer_in)   \
-    X(MOVE,      MOVE,    ANY,      0,              0,     0,     0,      0,       move)
+    X(MOVE,      MOVE,    ANY,      0,              0,     0,     0,      0,       move)      \
+    X(SENDFILE,  SENDQ,   STREAM,   RP_DIR_SEND,    1,     0,     0,      1,       send)
 /* clang-format on */
 
 typedef enum rp_op_route {

@@ -52,13 +52,25 @@ int rp__stop_active(rp_worker *w, rp_sock *s, uint32_t dir)
 }
 
 /* ---- sends ---- */
+size_t rp__send_seg_len(const rp_op *op, uint32_t i)
+{
+    const rp_op_priv *p = (const rp_op_priv *)(const void *)op->internal_;
+    if (op->kind != RP_OP_SENDFILE)
+        return p->u.send.bufs[i].len;
+    if (i == 0)
+        return p->u.send.file.head_len;
+    if (i == 2)
+        return p->u.send.file.tail_len;
+    return (size_t)(p->u.send.total - p->u.send.file.head_len - p->u.send.file.tail_len);
+}
+
 /* Records n more bytes sent (at most what op has left). */
 static void send_advance(rp_op *op, size_t n)
 {
     rp_op_priv *p = RP_PRIV(op);
     p->u.send.sent += (int64_t)n;
     while (p->u.send.idx < p->u.send.count) {
-        size_t left = p->u.send.bufs[p->u.send.idx].len - p->u.send.off;
+        size_t left = rp__send_seg_len(op, p->u.send.idx) - p->u.send.off;
         if (n < left) {
             p->u.send.off += n;
             return;
@@ -99,6 +111,7 @@ static int moves_bytes(const rp_op *op)
     switch ((rp_op_kind)op->kind) {
     case RP_OP_SEND:
     case RP_OP_SEND_SOCKET: return 1; /* a socket handed over: its message is bytes like a send's */
+    case RP_OP_SENDFILE: return 1;    /* head, file range and tail: segments like a send's buffers */
     case RP_OP_SHUTDOWN: return 0;    /* run by the core in queue order */
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
@@ -167,6 +180,7 @@ static int start_send_head(rp_worker *w, rp_sock *s, rp_op *op)
     switch ((rp_op_kind)op->kind) {
     case RP_OP_SEND:
     case RP_OP_SEND_SOCKET:
+    case RP_OP_SENDFILE:
         if (RP_PRIV(op)->cancelled || send_left(op) == 0) {
             /* Cancelled while coalesced behind a send in flight, or nothing (left) to send. */
             rp__opq_pop(&s->sendq);
@@ -227,6 +241,7 @@ static void prepare_recv_head(rp_worker *w, rp_op *op)
     case RP_OP_POST:
     case RP_OP_UDP_SEND:
     case RP_OP_SEND_SOCKET:
+    case RP_OP_SENDFILE:
     case RP_OP_RESOLVE:
     case RP_OP_MOVE: return; /* not routed to the receive queue (op table) */
     }

@@ -144,7 +144,7 @@ static int send_common(rp_loop *loop, rp_op *op, rp_socket socket, const rp_buf 
     rp_op_priv *p = RP_PRIV(op);
     if (bufs) {
         p->u.send.bufs = bufs;
-        p->u.send.count = count;
+        p->u.send.count = (uint32_t)count; /* at most MAX_SENDV */
     } else {
         p->u.send.one.base = (void *)(uintptr_t)one;
         p->u.send.one.len = one_len;

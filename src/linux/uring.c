@@ -19,6 +19,7 @@
 
 #include "core/backend.h"
 #include "core/bufpool.h"
+#include "posix/sendfile_posix.h"
 #include "posix/udp_io.h"
 #include "posix/xfer_io.h"
 
@@ -27,6 +28,7 @@ enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_SEND = 2, TAG_ACCEPT = 3, TAG_CONNECT =
 /* rp_sock.bflags */
 #define URING_BF_ACCEPT_CANCELING 0x1u /* a cancel of the multishot accept is in flight */
 #define URING_BF_ZC_SEND 0x2u          /* the send in flight is zero-copy: its notification is to come */
+#define URING_BF_NONBLOCK 0x4u         /* O_NONBLOCK set (for rp_sendfile's steps) */
 
 #define CQE_BATCH 128
 #define URING_IOV_ARENA 1024u
@@ -422,6 +424,49 @@ static void start_udp_send(rp_worker *w, rp_sock *s)
         start_poll(w, s, TAG_SEND);
 }
 
+/* ---- rp_sendfile ---- */
+static void uring_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op);
+
+/* Steps without blocking (posix/sendfile_posix.c), and a writability poll when the socket has no room: a
+ * poll and a synchronous sendfile beat SPLICE through a pipe (netty measured 7.2k against 6.0k requests/s
+ * for 1 MB bodies), need no pipe per connection, and do not go through io-wq. */
+static void run_sendfile(rp_worker *w, rp_sock *s)
+{
+    /* The steps must not block the worker, and sendfile takes no MSG_DONTWAIT: the socket becomes
+     * non-blocking, which changes nothing for io_uring's own requests (they poll on EAGAIN in the kernel;
+     * sockets adopted from a reactor run so already). */
+    if (!(s->bflags & URING_BF_NONBLOCK)) {
+        int err = rp__net_set_nonblocking(s->fd);
+        if (err) {
+            rp__send_progress(w, s, 0, err);
+            return;
+        }
+        s->bflags |= URING_BF_NONBLOCK;
+    }
+    rp_op *op;
+    while ((op = rp__io_op(s, RP_DIR_SEND)) && op->kind == RP_OP_SENDFILE) {
+        int64_t r = rp__sendfile_step(s, op);
+        if (r == RP_EAGAIN) {
+            start_poll(w, s, TAG_SEND);
+            return;
+        }
+        s->send_batch = 1;
+        if (rp__send_progress(w, s, r > 0 ? (size_t)r : 0, r < 0 ? (int)r : 0) == RP_IO_FINISHED)
+            return;
+    }
+    if (op)
+        uring_io_start(w, s, RP_DIR_SEND, op); /* the next send, of another kind */
+}
+
+static void on_sendfile_poll(rp_worker *w, rp_sock *s, int res)
+{
+    s->kernel_refs--;
+    int err = res < 0 && res != -EINTR && res != -EAGAIN && res != -ECANCELED ? result_of(res) : 0;
+    if ((rp__io_stopping(s, RP_DIR_SEND) || err) && rp__send_progress(w, s, 0, err) == RP_IO_FINISHED)
+        return; /* cancelled, closing, or failed */
+    run_sendfile(w, s);
+}
+
 /* A socket handed over (posix/xfer_io.c): read at once, else after a readability poll. */
 static void start_xfer_recv(rp_worker *w, rp_sock *s)
 {
@@ -548,6 +593,7 @@ static void uring_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     case RP_OP_RECV_POOL: start_recv_pool(w, s, op); break;
     case RP_OP_SEND:
     case RP_OP_SEND_SOCKET: start_send(w, s, op); break;
+    case RP_OP_SENDFILE: run_sendfile(w, s); break;
     case RP_OP_RECV_SOCKET: start_xfer_recv(w, s); break;
     case RP_OP_ACCEPT: start_accept(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
@@ -678,6 +724,7 @@ static void on_recv_cqe(rp_worker *w, rp_sock *s, int res, unsigned flags)
     case RP_OP_RECV_SOCKET: on_xfer_poll_recv(w, s, res); return;
     case RP_OP_UDP_SEND:
     case RP_OP_SEND_SOCKET:
+    case RP_OP_SENDFILE:
     case RP_OP_NONE:
     case RP_OP_ACCEPT:
     case RP_OP_CONNECT:
@@ -698,6 +745,10 @@ static void on_send(rp_worker *w, rp_sock *s, int res, unsigned flags)
         on_udp_poll_send(w, s, res);
         return;
     }
+    if (op && op->kind == RP_OP_SENDFILE) {
+        on_sendfile_poll(w, s, res);
+        return;
+    }
     /* Zero-copy: the result comes first (flagged MORE), the notification that the kernel is done with
      * the buffer after it; the send completes only then, so the caller's buffer rule stays the same. */
     if (flags & IORING_CQE_F_MORE) {
@@ -711,7 +762,7 @@ static void on_send(rp_worker *w, rp_sock *s, int res, unsigned flags)
     size_t n = res > 0 ? (size_t)res : 0;
     int err = (res < 0 && res != -EINTR && res != -EAGAIN) ? rp__from_errno(-res) : 0;
     if (rp__send_progress(w, s, n, err) == RP_IO_RESTART)
-        start_send(w, s, rp__io_op(s, RP_DIR_SEND)); /* the rest of the op */
+        uring_io_start(w, s, RP_DIR_SEND, rp__io_op(s, RP_DIR_SEND)); /* the rest, or the next send */
 }
 
 static void on_accept(rp_worker *w, rp_sock *s, int res, unsigned flags)

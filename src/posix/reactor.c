@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "posix/poller.h"
+#include "posix/sendfile_posix.h"
 #include "posix/udp_io.h"
 #include "posix/xfer_io.h"
 
@@ -177,6 +178,17 @@ static void try_send(rp_worker *w, rp_sock *s)
 {
     rp_op *op;
     while ((op = rp__io_op(s, RP_DIR_SEND))) {
+        if (op->kind == RP_OP_SENDFILE) {
+            int64_t r = rp__sendfile_step(s, op);
+            s->send_batch = r == RP_EAGAIN ? 0 : 1;
+            if (r == RP_EAGAIN) {
+                watch_write(w, s, 1);
+                return;
+            }
+            if (rp__send_progress(w, s, r > 0 ? (size_t)r : 0, r < 0 ? (int)r : 0) == RP_IO_FINISHED)
+                return;
+            continue;
+        }
         struct msghdr *msg = &s->u.stream.io.msg;
         size_t iovcnt = rp__send_iov(s, op, reactor_of(w)->iov, IOV_MAX);
         /* One buffer (the common case) goes through send(): no msghdr and iovec to copy in. */
@@ -359,7 +371,8 @@ void rp__reactor_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     case RP_OP_RECV: try_recv(w, s); break;
     case RP_OP_RECV_POOL: try_recv_pool(w, s); break;
     case RP_OP_SEND:
-    case RP_OP_SEND_SOCKET: defer_send(w, s); break;
+    case RP_OP_SEND_SOCKET:
+    case RP_OP_SENDFILE: defer_send(w, s); break;
     case RP_OP_RECV_SOCKET: try_xfer_recv(w, s); break;
     case RP_OP_ACCEPT: try_accept(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;

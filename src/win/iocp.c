@@ -62,6 +62,7 @@ typedef struct iocp_worker {
     accept_posts *repost; /* listeners with idle accept slots to fill at the next wait */
     LPFN_ACCEPTEX accept_ex;
     LPFN_CONNECTEX connect_ex;
+    LPFN_TRANSMITFILE transmit_file;
     int skip_on_success;
 } iocp_worker;
 
@@ -75,9 +76,9 @@ static int load_extension(SOCKET s, GUID guid, void *fn, size_t fn_size)
     return 0;
 }
 
-static int load_extensions(LPFN_ACCEPTEX *accept_ex, LPFN_CONNECTEX *connect_ex)
+static int load_extensions(LPFN_ACCEPTEX *accept_ex, LPFN_CONNECTEX *connect_ex, LPFN_TRANSMITFILE *transmit_file)
 {
-    GUID accept_guid = WSAID_ACCEPTEX, connect_guid = WSAID_CONNECTEX;
+    GUID accept_guid = WSAID_ACCEPTEX, connect_guid = WSAID_CONNECTEX, transmit_guid = WSAID_TRANSMITFILE;
     rp_fd s;
     int err = rp__net_socket(AF_INET, 1, &s);
     if (err)
@@ -85,6 +86,8 @@ static int load_extensions(LPFN_ACCEPTEX *accept_ex, LPFN_CONNECTEX *connect_ex)
     err = load_extension(s, accept_guid, accept_ex, sizeof *accept_ex);
     if (!err)
         err = load_extension(s, connect_guid, connect_ex, sizeof *connect_ex);
+    if (!err)
+        err = load_extension(s, transmit_guid, transmit_file, sizeof *transmit_file);
     closesocket(s);
     return err;
 }
@@ -93,9 +96,10 @@ static int iocp_probe(char *why, size_t n)
 {
     LPFN_ACCEPTEX a;
     LPFN_CONNECTEX c;
-    int err = load_extensions(&a, &c);
+    LPFN_TRANSMITFILE tf;
+    int err = load_extensions(&a, &c, &tf);
     if (err)
-        snprintf(why, n, "Winsock has no AcceptEx/ConnectEx: %s", rp_strerror(err));
+        snprintf(why, n, "Winsock has no AcceptEx/ConnectEx/TransmitFile: %s", rp_strerror(err));
     return err;
 }
 
@@ -107,7 +111,7 @@ static int iocp_worker_init(rp_worker *w, unsigned depth, int threaded)
         return RP_ENOMEM;
     iw->max_entries = depth > MAX_ENTRIES ? MAX_ENTRIES : depth;
     iw->entries = calloc(iw->max_entries, sizeof *iw->entries);
-    int err = iw->entries ? load_extensions(&iw->accept_ex, &iw->connect_ex) : RP_ENOMEM;
+    int err = iw->entries ? load_extensions(&iw->accept_ex, &iw->connect_ex, &iw->transmit_file) : RP_ENOMEM;
     if (!err) {
         iw->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
         if (!iw->port)
@@ -441,6 +445,7 @@ static void on_recv(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD by
     case RP_OP_UDP_RECV:
     case RP_OP_UDP_RECV_POOL: /* datagram sockets take on_udp_recv */
     case RP_OP_SEND_SOCKET:
+    case RP_OP_SENDFILE:
     RP_CASE_KINDS_RUN_BY_THE_CORE: break; /* never in the receive direction (op table) */
     }
     rp__io_finish(w, s, RP_DIR_RECV, RP_EINVAL);
@@ -488,11 +493,73 @@ static void start_send(rp_worker *w, rp_sock *s, rp_op *op)
     issued(w, s, io, rc == 0, bytes);
 }
 
-static void on_send(rp_worker *w, rp_sock *s, int error, DWORD bytes)
+/* ---- rp_sendfile ---- */
+/* One TransmitFile for what is left of the head, up to TF_MAX bytes of the file's range (from the offset
+ * in the OVERLAPPED: ringport's handle onto the file is overlapped, win/sendfile_win.c) and the tail if
+ * the range ends in this request. A request whose file part comes back short met the file's end. */
+#define TF_MAX 0x7FFFFFFEu /* bytes one TransmitFile moves at most */
+
+static void start_sendfile(rp_worker *w, rp_sock *s, rp_op *op)
 {
+    rp_win_io *io = &s->u.stream.io.sio;
+    rp_op_priv *p = RP_PRIV(op);
+    uint32_t idx = p->u.send.idx;
+    size_t off = p->u.send.off;
+    while (idx < 3 && rp__send_seg_len(op, idx) == off) {
+        idx++;
+        off = 0;
+    }
+    TRANSMIT_FILE_BUFFERS tfb;
+    memset(&tfb, 0, sizeof tfb);
+    uint64_t head = 0, chunk = 0, tail = 0, at = p->u.send.file.file_off;
+    if (idx == 0) {
+        head = rp__send_seg_len(op, 0) - off;
+        tfb.Head = (PVOID)(uintptr_t)(p->u.send.file.head + off);
+    } else if (idx == 2) { /* only the tail is left: it goes as the "head" of a request without a file */
+        head = rp__send_seg_len(op, 2) - off;
+        tfb.Head = (PVOID)(uintptr_t)(p->u.send.file.tail + off);
+    }
+    if (head > TF_MAX)
+        head = TF_MAX;
+    if (idx <= 1) {
+        uint64_t file_done = idx == 1 ? off : 0;
+        uint64_t file_left = rp__send_seg_len(op, 1) - file_done;
+        at += file_done;
+        chunk = file_left < TF_MAX - head ? file_left : TF_MAX - head;
+        if (chunk == file_left && p->u.send.file.tail_len <= TF_MAX - head - chunk) {
+            tail = p->u.send.file.tail_len;
+            tfb.Tail = (PVOID)(uintptr_t)p->u.send.file.tail;
+        }
+    }
+    tfb.HeadLength = (DWORD)head;
+    tfb.TailLength = (DWORD)tail;
+    io->want = head + chunk + tail;
+    io->file_part = chunk;
+    s->send_batch = 1;
+    int e = ov_reset(w, s, io);
+    if (e) {
+        request_failed(w, s, io, e);
+        return;
+    }
+    io->ov.Offset = (DWORD)at;
+    io->ov.OffsetHigh = (DWORD)(at >> 32);
+    HANDLE file = chunk ? (HANDLE)p->u.send.file.file : NULL;
+    BOOL ok = iocp_of(w)->transmit_file(s->fd, file, (DWORD)chunk, 0, &io->ov, head || tail ? &tfb : NULL, 0);
+    issued(w, s, io, ok != FALSE, (DWORD)io->ov.InternalHigh); /* no count from the call: the OVERLAPPED's */
+}
+
+static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op);
+
+static void on_send(rp_worker *w, rp_sock *s, rp_win_io *io, int error, DWORD bytes)
+{
+    rp_op *op = rp__io_op(s, RP_DIR_SEND);
+    int err = error ? rp__from_wsa(error) : 0;
+    /* A TransmitFile request ends early without an error only at the file's end. */
+    if (!err && op && op->kind == RP_OP_SENDFILE && io->file_part > 0 && bytes < io->want)
+        err = RP_ENODATA;
     /* A send stopped part-way still reports what went out through rp_op_sent. */
-    if (rp__send_progress(w, s, bytes, error ? rp__from_wsa(error) : 0) == RP_IO_RESTART)
-        start_send(w, s, rp__io_op(s, RP_DIR_SEND)); /* the rest */
+    if (rp__send_progress(w, s, bytes, err) == RP_IO_RESTART)
+        iocp_io_start(w, s, RP_DIR_SEND, rp__io_op(s, RP_DIR_SEND)); /* the rest, or the next send */
 }
 
 /* ---- connect ---- */
@@ -981,6 +1048,7 @@ static void iocp_io_start(rp_worker *w, rp_sock *s, uint32_t dir, rp_op *op)
     case RP_OP_ACCEPT: post_accepts(w, s); break;
     case RP_OP_CONNECT: start_connect(w, s, op); break;
     case RP_OP_SEND_SOCKET: start_send(w, s, op); break;
+    case RP_OP_SENDFILE: start_sendfile(w, s, op); break;
     case RP_OP_RECV_SOCKET: start_recv(w, s, op); break;
     RP_CASE_KINDS_RUN_BY_THE_CORE: break;
     }
@@ -1025,7 +1093,7 @@ static void handle(rp_worker *w, rp_win_io *io, int error, DWORD bytes)
         if (s->type == RP_SOCK_DGRAM)
             on_udp_send(w, s, error);
         else
-            on_send(w, s, error, bytes);
+            on_send(w, s, io, error, bytes);
         break;
     case RP_DIR_CONNECT: on_connect(w, s, error, bytes); break;
     case RP_DIR_ACCEPT: on_accept(w, s, (accept_slot *)(void *)io, error); break;

@@ -15,6 +15,7 @@ typedef struct rp_win_io {
     struct rp_win_io *done_next; /* finished without a packet: handled on the next wait */
     int error;                   /* result of an inline completion: WSA code */
     uint32_t bytes;
+    uint64_t want, file_part;    /* a TransmitFile request: the bytes it moves, of which from the file */
     /* A socket whose handle belongs to another completion port (IOCP_BF_EVENTS in win/iocp.c): the
      * request's event, the thread-pool wait that posts its packet once signalled, and where to. */
     HANDLE event, wait, port;

@@ -459,7 +459,8 @@ typedef intptr_t rp_file;
  * sendfile, Windows TransmitFile. Completes with head->len + length + tail->len once every byte has been
  * handed to the kernel, or with an error, rp_op_sent telling how much went out before it: RP_ENODATA
  * (the file ended before offset + length; the bytes up to its end went), RP_EIO (reading the file
- * failed), RP_ECANCELED, or a send error. The file's position is neither used nor moved. file, head,
+ * failed), RP_EBADF (POSIX: the file is not open for reading), RP_ECANCELED, or a send error. The file's
+ * position is neither used nor moved. file, head,
  * tail and the memory they point to belong to the caller and must stay valid and unchanged until the
  * completion (head and tail are not copied); the file may be closed after that. The file must be open
  * for reading (Windows: a file handle opened with FILE_SHARE_READ; ringport sends through a handle of its
@@ -467,7 +468,7 @@ typedef intptr_t rp_file;
  * flags must be 0. Any thread. Returns 0, RP_EINVAL (NULL loop/op, flags, a head or tail with NULL base
  * and len > 0, not a connected stream socket, head or tail longer than UINT32_MAX, length + head and tail
  * lengths above INT64_MAX or length above SIZE_MAX, offset + length above INT64_MAX, file not a regular
- * file open for reading), RP_EBADF (socket, or file not open), RP_EACCES (Windows: the file cannot be
+ * file), RP_EBADF (socket, or file not open), RP_EACCES (Windows: the file cannot be
  * reopened for reading: opened without FILE_SHARE_READ), RP_EBUSY, RP_ESHUTDOWN (socket closing, or
  * after rp_shutdown), RP_ENOMEM, or a system error. */
 RP_API int rp_sendfile(rp_loop *loop, rp_op *op, rp_socket socket, rp_file file, uint64_t offset, uint64_t length,

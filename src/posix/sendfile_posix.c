@@ -3,7 +3,6 @@
  * go with send(); the file's range with the system's sendfile, which reads the file in the kernel and takes
  * the offset as an argument, so the file's own position is never used or moved. */
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -31,14 +30,13 @@ int rp__file_open_for_send(rp_file file, rp_file *out)
 {
     if (file < 0 || file > INT32_MAX)
         return RP_EBADF;
-    int fd = (int)file;
+    /* One system call per submission: with a second one for the access mode the two cost about a sixth of
+     * the files/s of 16 KiB files in bench/file_send. A file not open for reading fails in sendfile
+     * instead, with RP_EBADF. */
     struct stat st;
-    if (fstat(fd, &st) != 0)
+    if (fstat((int)file, &st) != 0)
         return errno == EBADF ? RP_EBADF : rp__from_errno(errno);
-    int mode = fcntl(fd, F_GETFL);
-    if (mode < 0)
-        return rp__from_errno(errno);
-    if (!S_ISREG(st.st_mode) || (mode & O_ACCMODE) == O_WRONLY)
+    if (!S_ISREG(st.st_mode))
         return RP_EINVAL;
     *out = file;
     return 0;

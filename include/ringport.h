@@ -309,7 +309,7 @@ RP_API int rp_op_init(rp_op *op, rp_callback cb, void *user);
 #define RP_OP_TIMEOUT_MAX_MS 0x7FFFFFFFu
 
 /* Gives op a deadline for its later submissions as a connect, receive (rp_recv, or rp_recv_pool without
- * RP_RECV_MULTISHOT), send (rp_send, rp_sendv), UDP send or receive (rp_udp_send, rp_udp_recv, or
+ * RP_RECV_MULTISHOT), send (rp_send, rp_sendv, rp_sendfile), UDP send or receive (rp_udp_send, rp_udp_recv, or
  * rp_udp_recv_pool without RP_RECV_MULTISHOT) or name resolution (rp_resolve: the lookup is detached as
  * by rp_cancel): one that has not completed timeout_ms milliseconds after
  * it started on its worker (shortly after the submission; time spent queued behind other receives or

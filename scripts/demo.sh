@@ -8,9 +8,11 @@
 #   4. restarts samples/restart_server under load without downtime: a successor takes its listener and
 #      every connection over while samples/restart_client keeps 100 connections sending and checks every
 #      byte,
-#   5. runs bench/compare.sh: ringport (io_uring, epoll) against libuv, Boost.Asio and hand-written epoll
+#   5. serves a directory with samples/http_server and fetches from it with curl (a page, a 1 MiB file
+#      checked against the original, a traversal attempt answered 404),
+#   6. runs bench/compare.sh: ringport (io_uring, epoll) against libuv, Boost.Asio and hand-written epoll
 #      and io_uring servers, same client for all, alternating rounds, per-round ratios to libuv,
-#   6. stops everything it started, whatever happens.
+#   7. stops everything it started, whatever happens.
 #
 #   bash scripts/demo.sh
 # Environment: DEMO_ROUNDS (3) and DEMO_SECONDS (2) size the comparison; DEMO_PORT (7401) is the first port
@@ -28,7 +30,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "dependencies"
 source "$root/scripts/install-deps.sh"
-ringport_install_missing cmake make gcc g++ pkg-config liburing-dev libuv1-dev libboost-dev libgtest-dev
+ringport_install_missing cmake make gcc g++ pkg-config liburing-dev libuv1-dev libboost-dev libgtest-dev curl
 echo "cmake $(cmake --version | head -n1 | awk '{print $3}'), $(cc --version | head -n1)"
 
 step "building ringport (Release) in build/demo"
@@ -118,10 +120,32 @@ tail -n 1 "$build/demo-restart-1.log"
 extra_pids=""
 port=$((port + 1))
 
+step "http_server: a static file sent with rp_sendfile, port $port"
+www="$build/demo-www"
+mkdir -p "$www"
+printf '<h1>ringport</h1>\n' >"$www/index.html"
+head -c 1048576 /dev/urandom >"$www/1mb.bin"
+"$build/samples/http_server" --root "$www" --host 127.0.0.1 --port "$port" >"$build/demo-http.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do port_open "$port" && break; sleep 0.05; done
+port_open "$port" || { cat "$build/demo-http.log"; echo "demo: http_server did not start" >&2; exit 1; }
+if command -v curl >/dev/null; then
+  curl -si "http://127.0.0.1:$port/index.html"
+  curl -s -o "$build/demo-1mb.bin" -w 'GET /1mb.bin: %{http_code}, %{size_download} bytes in %{time_total} s\n' \
+    "http://127.0.0.1:$port/1mb.bin"
+  cmp -s "$build/demo-1mb.bin" "$www/1mb.bin" && echo "the downloaded file is identical"
+  curl -s -o /dev/null -w 'GET /../etc/passwd: %{http_code}\n' --path-as-is "http://127.0.0.1:$port/../etc/passwd"
+else
+  echo "(curl is not installed: skipped the requests)"
+fi
+if ! stop_server; then echo "demo: http_server did not stop cleanly" >&2; exit 1; fi
+tail -n 1 "$build/demo-http.log"
+port=$((port + 1))
+
 step "load comparison: ringport vs libuv, Boost.Asio, hand-written epoll and io_uring ($rounds rounds x ${seconds} s per scenario)"
 bash "$root/bench/compare.sh" "$build" "$rounds" "$seconds"
 
 step "demo finished in $(( $(date +%s) - started )) s"
 echo "samples: $build/samples/echo_server --help, $build/samples/echo_client --help," \
-  "$build/samples/restart_server --help"
+  "$build/samples/restart_server --help, $build/samples/http_server --help"
 echo "longer comparison: bash bench/compare.sh build/demo 12 2"

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 source "$root/scripts/install-deps.sh"
-ringport_install_missing cmake make gcc g++ clang pkg-config liburing-dev libgtest-dev libuv1-dev valgrind
+ringport_install_missing cmake make gcc g++ clang pkg-config liburing-dev libgtest-dev libuv1-dev valgrind curl python3
 
 # The kqueue backend builds on Linux against libkqueue when pkg-config finds it (not packaged in Debian:
 # build it yourself, e.g. into /opt/libkqueue); without it the suite runs io_uring and epoll only.

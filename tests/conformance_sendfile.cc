@@ -237,6 +237,31 @@ TEST_P(SendFileTest, CloseWhileSendingCompletesIt)
     CloseAndWait(c);
 }
 
+TEST_P(SendFileTest, ADeadlineEndsASendTheClientDoesNotTake)
+{
+    const size_t n = (size_t)(32u << 20);
+    TempFile f(n, 43, 10);
+    rp_socket c, s;
+    Pair(&c, &s);
+    Op *op = NewOp();
+    ASSERT_EQ(rp_op_set_timeout(op->get(), 200), 0);
+    ASSERT_EQ(SendFile(op, s, f.file(), 0, n), 0);
+    ASSERT_TRUE(WaitFor([&] { return op->done(); }, 30000));
+    EXPECT_EQ(op->result(), RP_ETIMEDOUT);
+    const size_t sent = (size_t)rp_op_sent(op->get());
+    EXPECT_LT(sent, n);
+    // What went before the deadline is exactly what the peer reads.
+    Op *sh = NewOp();
+    ASSERT_EQ(Shutdown(sh, s), 0);
+    Reader *r = StartReader(c);
+    ASSERT_TRUE(WaitFor([&] { return r->ended.load(); }, 30000));
+    std::vector<unsigned char> got = r->Data();
+    ASSERT_EQ(got.size(), sent);
+    EXPECT_EQ(memcmp(got.data(), f.data(), sent), 0);
+    CloseAndWait(s);
+    CloseAndWait(c);
+}
+
 TEST_P(SendFileTest, AFileShorterThanTheRangeEndsWithWhatItHad)
 {
     TempFile f(1000, 40, 7);

@@ -7,6 +7,7 @@
  * answered in order, one response at a time), Content-Length, Last-Modified and If-Modified-Since (304),
  * a single Range (206, or 416 when it cannot be satisfied), Content-Type by extension. File bodies go with
  * rp_sendfile (the response head travels as its head, in the same send). No directory listing (403).
+ * Symbolic links under DIR are followed, as nginx does by default: whoever controls DIR decides.
  *
  * Bad input costs little and gets a clear answer: a malformed request 400 (and the connection closed), a
  * target outside DIR, encoded or not, 404 (samples/http_parse.c never yields a path with a ".."

@@ -289,6 +289,19 @@ static void on_accept(rp_op *op)
     pthread_mutex_unlock(&rp_mu);
 }
 
+/* Waits until *count (under rp_mu) reaches conns. */
+static void wait_for_all(const int *count)
+{
+    for (;;) {
+        pthread_mutex_lock(&rp_mu);
+        int n = *count;
+        pthread_mutex_unlock(&rp_mu);
+        if (n == conns)
+            return;
+        usleep(1000);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = NULL;
@@ -350,14 +363,7 @@ int main(int argc, char **argv)
             die("rp_accept");
         for (int i = 0; i < conns; i++)
             client_fds[i] = connect_loopback(port);
-        for (;;) {
-            pthread_mutex_lock(&rp_mu);
-            int n = accepted_n;
-            pthread_mutex_unlock(&rp_mu);
-            if (n == conns)
-                break;
-            usleep(1000);
-        }
+        wait_for_all(&accepted_n);
         rp_cancel(loop, &acc);
     } else {
         if (strcmp(mode, "poll-sendfile") && strcmp(mode, "splice")) {
@@ -385,14 +391,7 @@ int main(int argc, char **argv)
     pthread_join(rt, NULL);
     double secs = now_s() - t0, cpu = cpu_s(RUSAGE_SELF) - cpu0 - reader_cpu;
     if (rp_mode) {
-        for (;;) {
-            pthread_mutex_lock(&rp_mu);
-            int d = rp_done;
-            pthread_mutex_unlock(&rp_mu);
-            if (d == conns)
-                break;
-            usleep(1000);
-        }
+        wait_for_all(&rp_done);
         rp_loop_destroy(loop);
     }
     double files = (double)conns * repeat;

@@ -92,7 +92,8 @@ static int parse_request_line(const char *p, size_t n, http_request *r)
     return 0;
 }
 
-static int parse_content_length(const char *v, size_t n, uint64_t *out)
+/* A decimal number of up to 19 digits (no sign, no spaces): 0, or -1. */
+static int parse_u64(const char *v, size_t n, uint64_t *out)
 {
     if (n == 0 || n > 19)
         return -1;
@@ -159,7 +160,7 @@ long http_parse_request(const char *buf, size_t len, size_t max_head, http_reque
         size_t vn = ve - vs;
         if (ieq(p, c, "content-length")) {
             uint64_t cl;
-            if (parse_content_length(v, vn, &cl) != 0 || (lengths++ && cl != out->content_length))
+            if (parse_u64(v, vn, &cl) != 0 || (lengths++ && cl != out->content_length))
                 return HTTP_BAD_REQUEST;
             out->content_length = cl;
         } else if (ieq(p, c, "transfer-encoding")) {
@@ -255,20 +256,6 @@ int http_target_path(const char *t, size_t n, char *out, size_t cap)
 }
 
 /* ---- Range ---- */
-static int parse_u64(const char *v, size_t n, uint64_t *out)
-{
-    if (n == 0 || n > 19)
-        return -1;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -1;
-        x = x * 10 + (uint64_t)(v[i] - '0');
-    }
-    *out = x;
-    return 0;
-}
-
 int http_parse_range(const char *v, size_t n, uint64_t size, uint64_t *first, uint64_t *last)
 {
     if (n < 7 || !ieq(v, 6, "bytes=") || memchr(v, ',', n))

@@ -90,25 +90,6 @@ inline RawSock RawConnectNonBlocking(uint16_t port, const char *host = "127.0.0.
     return s;
 }
 
-// A listener on 127.0.0.1 with a kernel-chosen port (*port); kRawInvalid on failure.
-inline RawSock RawListen(uint16_t *port, int backlog = 16)
-{
-    RawSock s = RawSocket(AF_INET);
-    if (s == kRawInvalid)
-        return s;
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (bind(s, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0 || listen(s, backlog) != 0 ||
-        getsockname(s, reinterpret_cast<sockaddr *>(&sa), &len) != 0) {
-        RawClose(s);
-        return kRawInvalid;
-    }
-    *port = ntohs(sa.sin_port);
-    return s;
-}
-
 // A socket bound to 127.0.0.1 with a kernel-chosen port (*port) that does not listen: connects to it are
 // refused, and while it stays open no other socket can take the port (a closed listener's port can be
 // reused by a test running in parallel). kRawInvalid on failure.
@@ -127,6 +108,17 @@ inline RawSock RawBoundNotListening(uint16_t *port)
         return kRawInvalid;
     }
     *port = ntohs(sa.sin_port);
+    return s;
+}
+
+// A listener on 127.0.0.1 with a kernel-chosen port (*port); kRawInvalid on failure.
+inline RawSock RawListen(uint16_t *port, int backlog = 16)
+{
+    RawSock s = RawBoundNotListening(port);
+    if (s != kRawInvalid && listen(s, backlog) != 0) {
+        RawClose(s);
+        return kRawInvalid;
+    }
     return s;
 }
 
